@@ -1,0 +1,71 @@
+"""Shared fixtures: each combination rendered once per session; strict mode.
+
+Tiers: unmarked tests are the fast tier; `install` and `docker` mark the slow ones.
+See helpers.py for strict mode (GROUNDWORK_STRICT=1).
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING
+
+import pytest
+
+from helpers import OFFLINE_SKIP, STRICT
+from matrix import Answers, combo_id, complete
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pytest_copie.plugin import Copie
+
+
+class Renders:
+    """Renders each combination at most once per session (per xdist worker)."""
+
+    def __init__(self, copie: Copie) -> None:
+        self._copie = copie
+        self._done: dict[str, Path] = {}
+
+    def __call__(self, answers: Answers) -> Path:
+        full = complete(answers)
+        key = combo_id(full) + repr(sorted(full.items()))
+        if key not in self._done:
+            result = self._copie.copy(extra_answers=full)
+            if result.exit_code != 0 or result.project_dir is None:
+                pytest.fail(f"render failed for {combo_id(full)}: {result.exception!r}")
+            self._done[key] = result.project_dir
+        return self._done[key]
+
+
+@pytest.fixture(scope="session")
+def render(copie_session: Copie) -> Renders:
+    """`render(answers) -> Path` of the rendered project (shared; do not modify it)."""
+    return Renders(copie_session)
+
+
+@pytest.fixture
+def render_copy(render: Renders, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """`render_copy(answers) -> Path`: a private, writable copy of a render."""
+
+    def _copy(answers: Answers) -> Path:
+        target = tmp_path / "project"
+        shutil.copytree(render(answers), target)
+        return target
+
+    return _copy
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if not STRICT or not report.skipped:
+        return
+    if not ({"install", "docker"} & {mark.name for mark in item.iter_markers()}):
+        return
+    reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    if reason.removeprefix("Skipped: ").startswith(OFFLINE_SKIP):
+        return
+    report.outcome = "failed"
+    report.longrepr = f"GROUNDWORK_STRICT=1 turns this skip into a failure: {reason}"

@@ -1,0 +1,69 @@
+"""Helpers shared by the test modules: parametrizing, running tools, strict mode.
+
+Strict mode (`GROUNDWORK_STRICT=1`, set by .ci/run): a test of the install or docker tier
+that skips because something is missing fails instead, so CI can never pass by skipping.
+Only skips whose reason starts with `OFFLINE_SKIP` stay skips: what no machine without
+conda channels, crates.io or CRAN can run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from matrix import Answers, combo_id
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+STRICT = os.environ.get("GROUNDWORK_STRICT") == "1"
+# Reasons that remain skips under strict mode: the registry or channel is unreachable here.
+OFFLINE_SKIP = "offline:"
+BIN = Path(sys.executable).parent
+
+
+def params(rows: Iterable[Answers]) -> list[Any]:
+    """pytest params with readable ids, grouped per combination for xdist."""
+    return [
+        pytest.param(row, id=combo_id(row), marks=pytest.mark.xdist_group(combo_id(row)))
+        for row in rows
+    ]
+
+
+def tool(name: str) -> str:
+    """Path of a command-line tool: the test environment's own first, then PATH."""
+    candidate = BIN / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed (install the dev group: see README.md)")
+    return found
+
+
+def run(
+    args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; on failure, fail the test with its output."""
+    result = subprocess.run(
+        args,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"command failed ({result.returncode}): {' '.join(args)}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return result
