@@ -75,7 +75,8 @@ def test_outputs_parse_and_read_clean(render, answers: Answers) -> None:
         text = path.read_text(encoding="utf-8")
         name = str(path.relative_to(project))
         assert not path.name.endswith(".jinja"), name
-        assert "{%" not in text and "{#" not in text, f"leftover Jinja in {name}"
+        assert "{%" not in text, f"leftover Jinja in {name}"
+        assert "{#" not in text, f"leftover Jinja comment in {name}"
         assert not re.search(r"(?<!\$)\{\{", text), f"leftover {{{{ in {name}"
         if path.suffix == ".toml" or path.name == "Pipfile":
             tomllib.loads(text)
@@ -85,7 +86,8 @@ def test_outputs_parse_and_read_clean(render, answers: Answers) -> None:
             json.loads(text)
         if path.name == "py.typed":
             continue
-        assert text.endswith("\n") and not text.endswith("\n\n"), f"{name}: one final newline"
+        assert text.endswith("\n"), f"{name}: no final newline"
+        assert not text.endswith("\n\n"), f"{name}: blank lines at the end"
         assert not re.search(r"[ \t]+$", text, re.MULTILINE), f"trailing whitespace in {name}"
         if path.name != "LICENSE":
             limit = "\n\n\n\n" if path.suffix == ".py" else "\n\n\n"
