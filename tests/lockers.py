@@ -1,0 +1,235 @@
+"""Lock, install and run a rendered project with its dependency manager, for real.
+
+The one place that knows how tests drive the managers. The commands themselves are not
+written here: they come from `includes/managers.jinja` (the same table the generated
+README is rendered from), so the install tier runs what the README tells users to run.
+Only two things differ from a user's machine, both test set-up:
+
+- `pyenv install --skip-existing` is not run (this machine cannot download Python); the
+  pyenv interpreter of the version is put first on PATH instead, which is what pyenv's
+  shims resolve to after that command.
+- Poetry gets a test-only `pypi-simple` source (its PyPI JSON API is not served here).
+
+Managers keep their environments inside the project (`.venv`) and share their download
+caches (the users' default cache directories), so nothing leaks between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+
+from helpers import BIN
+from matrix import ROOT
+
+PYENV_ROOT = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+
+# The Python managers the install tier drives with their own commands; the conda family
+# (conda, conda-poetry, pixi) cannot solve here: its Python side goes into a plain venv.
+PYPI_MANAGERS = ["uv", "poetry", "pdm", "pipenv", "pip"]
+
+# Test tool -> PyPI distribution that provides it (all of them are in the dev group).
+TOOL_PACKAGES = {
+    "uv": "uv",
+    "poetry": "poetry",
+    "pdm": "pdm",
+    "pipenv": "pipenv",
+    "pip-compile": "pip-tools",
+}
+
+# Environment variables from the test process that would steer a manager elsewhere.
+_DROP = ("VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONPATH", "PYTHONHOME", "PYENV_VERSION", "UV_")
+
+POETRY_TEST_SOURCE = """
+# Test set-up only (never in the template): Poetry's JSON API is not reachable here.
+[[tool.poetry.source]]
+name = "pypi-simple"
+url = "https://pypi.org/simple/"
+priority = "primary"
+"""
+
+
+@cache
+def managers() -> dict[str, dict[str, Any]]:
+    """The `managers` table of includes/managers.jinja, read the way Copier reads it."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), autoescape=False)
+    return dict(env.get_template("includes/managers.jinja").module.managers)  # type: ignore[attr-defined]
+
+
+def fill(command: str, python: str, env_name: str = "") -> str:
+    """A table command with its placeholders filled in, as README.md shows it."""
+    return command.replace("{python}", python).replace("{env}", env_name)
+
+
+def python_path(version: str) -> str:
+    """The pyenv interpreter of a minor version ("3.11"); skips when it is not installed."""
+    versions = PYENV_ROOT / "versions"
+    found = sorted(
+        (path for path in versions.glob(f"{version}.*") if (path / "bin" / "python").exists()),
+        key=lambda path: [int(part) for part in path.name.split(".") if part.isdigit()],
+    )
+    if not found:
+        pytest.skip(
+            f"Python {version} is not installed with pyenv under {versions} "
+            f"(run `pyenv install {version}`)"
+        )
+    return str(found[-1] / "bin" / f"python{version}")
+
+
+def manager_tool(name: str) -> str:
+    """Path of a manager's command; installed into the test environment when missing."""
+    for candidate in (BIN / name, shutil.which(name)):
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    package = TOOL_PACKAGES[name]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", package], check=True, timeout=600
+    )
+    return str(BIN / name)
+
+
+def manager_env(python: str) -> dict[str, str]:
+    """Environment for the managers: the version's interpreter first on PATH, in-project venvs."""
+    interpreter_bin = str(Path(python_path(python)).parent)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_DROP)}
+    env = {key: value for key, value in env.items() if not key.startswith("PYTEST_")}
+    env.update(
+        {
+            "PATH": os.pathsep.join([interpreter_bin, str(BIN), env.get("PATH", "")]),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "POETRY_VIRTUALENVS_IN_PROJECT": "true",
+            "POETRY_NO_INTERACTION": "1",
+            "PIPENV_VENV_IN_PROJECT": "1",
+            "PIPENV_IGNORE_VIRTUALENVS": "1",
+            "PIPENV_YES": "1",
+            "PIPENV_NOSPIN": "1",
+            "PDM_CHECK_UPDATE": "false",
+            "PDM_IGNORE_ACTIVE_VENV": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "NO_COLOR": "1",
+        }
+    )
+    return env
+
+
+def shell(
+    command: str, project: Path, python: str, check: bool = True, timeout: int = 900
+) -> subprocess.CompletedProcess[str]:
+    """Run one README command line with bash in the project; fail the test on error."""
+    result = subprocess.run(
+        ["bash", "-c", command],
+        cwd=project,
+        env=manager_env(python),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"command failed ({result.returncode}) in {project}: {command}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}",
+            pytrace=False,
+        )
+    return result
+
+
+def _python_of(project: Path) -> str:
+    return (project / ".python-version").read_text(encoding="utf-8").strip()
+
+
+def lock(project: Path, manager: str, python: str) -> None:
+    """Create the lockfile(s) the README tells users to commit, with the README's commands."""
+    if manager not in PYPI_MANAGERS:
+        return  # conda family: the solve cannot run here (see install())
+    if manager != "pip":  # pip-compile runs from the project's venv, like the README says
+        manager_tool(manager)
+    if manager in {"poetry", "conda-poetry"}:
+        pyproject = project / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text(encoding="utf-8") + POETRY_TEST_SOURCE)
+    table = managers()[manager]
+    for command in _prepare(table) + table["lock"]:
+        shell(fill(command, python), project, python)
+
+
+def install(project: Path, manager: str, python: str) -> None:
+    """Install from the lockfile with the README's setup commands, dev tools included.
+
+    The conda family's environment cannot be solved here: its Python side is installed
+    from PyPI into `.venv` with the same pins instead (see `conda_side_requirements`).
+    """
+    if manager not in PYPI_MANAGERS:
+        _install_conda_side(project, manager, python)
+        return
+    if manager != "pip":
+        manager_tool(manager)
+    table = managers()[manager]
+    for command in _prepare(table) + table["install"]:
+        shell(fill(command, python), project, python)
+
+
+def _prepare(table: dict[str, Any]) -> list[str]:
+    """The README's `prepare` commands but `pyenv install` (see the module docstring)."""
+    return [command for command in table["prepare"] if not command.startswith("pyenv install")]
+
+
+def env_run(project: Path, manager: str, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a command inside the project environment, with the README's prefix."""
+    prefix = managers()[manager]["exec"] if manager in PYPI_MANAGERS else ".venv/bin/"
+    quoted = " ".join(_quote(arg) for arg in args)
+    return shell(prefix + quoted, project, _python_of(project))
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+# --- the conda family: the Python side, from PyPI -------------------------------------
+
+
+def conda_side_requirements(project: Path, manager: str) -> list[str]:
+    """PEP 508 requirements the conda family's files pin for the Python side.
+
+    conda: environment.yml's packages (except python and pip); pixi: pixi.toml's
+    dependencies and dev feature; conda-poetry: pyproject's dev group (Poetry installs it).
+    """
+    if manager == "conda":
+        data = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))
+        names = [dep for dep in data["dependencies"] if isinstance(dep, str)]
+        return [dep for dep in names if not dep.startswith(("python=", "python ", "pip"))]
+    if manager == "pixi":
+        data = tomllib.loads((project / "pixi.toml").read_text(encoding="utf-8"))
+        tables = [data.get("dependencies", {}), data["feature"]["dev"].get("dependencies", {})]
+        return [
+            f"{name}{spec}" if spec != "*" else name
+            for table in tables
+            for name, spec in table.items()
+            if name != "python" and isinstance(spec, str)
+        ]
+    if manager == "conda-poetry":
+        data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+        return list(data["dependency-groups"]["dev"])
+    raise ValueError(manager)
+
+
+def _install_conda_side(project: Path, manager: str, python: str) -> None:
+    uv = manager_tool("uv")
+    shell(f"{uv} venv --quiet --python {python_path(python)} .venv", project, python)
+    requirements = " ".join(_quote(req) for req in conda_side_requirements(project, manager))
+    shell(
+        f"{uv} pip install --quiet --python .venv/bin/python --editable . {requirements}",
+        project,
+        python,
+    )
