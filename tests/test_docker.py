@@ -1,0 +1,303 @@
+"""Docker tier: every PyPI manager x project kind image builds, runs and rebuilds fast.
+
+For each combination: render, lock with the manager (tests/lockers.py), build the image,
+run its entry point and compare the output with the same code run on the host, check the
+container user, then change one source file and rebuild: the dependency step must come
+from the cache and the project step must not. Images get unique tags and are removed;
+the build cache is kept so that reruns are fast.
+
+The docker client is `GROUNDWORK_DOCKER` (default `docker`); builds go through
+`GROUNDWORK_DOCKER_BUILD` when it is set (.ci/run points it at the offline helper, which
+uses local stand-ins for the base images), else `docker build` with BuildKit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from helpers import OFFLINE_SKIP, params, run
+from lockers import PYPI_MANAGERS, lock, managers, python_path
+from matrix import Answers, choices, combo_id, complete, questionnaire
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.docker
+
+KINDS = choices("project_kind")
+COMBOS = [
+    complete({"dependency_manager": manager, "project_kind": kind})
+    for manager in PYPI_MANAGERS
+    for kind in KINDS
+]
+CONDA_FAMILY = [m for m in choices("dependency_manager") if m not in PYPI_MANAGERS]
+
+# Free text that must reach the image's labels unchanged (one combination carries it).
+HOSTILE = 'Quotes " and \\ backslash, \\$HOME and ${PATH:-x}, `ticks`, émoji 🚀'
+
+
+def docker_cli() -> list[str]:
+    return shlex.split(os.environ.get("GROUNDWORK_DOCKER", "docker"))
+
+
+def build_cli() -> list[str]:
+    configured = os.environ.get("GROUNDWORK_DOCKER_BUILD")
+    return shlex.split(configured) if configured else [*docker_cli(), "build"]
+
+
+def docker(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    return run([*docker_cli(), *args], timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def docker_ready(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Skip the tier when no Docker engine answers (strict mode turns this into a failure)."""
+    try:
+        result = subprocess.run(
+            [*docker_cli(), "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        pytest.skip(f"Docker unavailable: {error}")
+    if result.returncode != 0:
+        pytest.skip(f"Docker unavailable: {(result.stderr or result.stdout).strip()[-500:]}")
+    # The engine answers; can this client build with BuildKit (cache and bind mounts)?
+    probe = tmp_path_factory.mktemp("docker-probe")
+    (probe / "Dockerfile").write_text("FROM scratch\nLABEL groundwork.probe=1\n", encoding="utf-8")
+    result = subprocess.run(
+        [*build_cli(), "--progress=plain", "--tag", "groundwork-test/probe:latest", str(probe)],
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    subprocess.run(
+        [*docker_cli(), "rmi", "groundwork-test/probe:latest"], capture_output=True, check=False
+    )
+    if result.returncode != 0:
+        pytest.skip(
+            f"Docker unavailable: `{' '.join(build_cli())}` cannot build with BuildKit "
+            f"(set GROUNDWORK_DOCKER_BUILD): {(result.stderr or result.stdout).strip()[-500:]}"
+        )
+
+
+class Build:
+    """One `docker build` with plain progress, parsed into steps and their cache state."""
+
+    STEP = re.compile(r"^#(\d+) \[([\w.-]+) (\d+)/(\d+)\] (.*)$", re.MULTILINE)
+
+    def __init__(self, project: Path, tag: str) -> None:
+        result = run(
+            [*build_cli(), "--progress=plain", "--tag", tag, str(project)],
+            env={"DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"},
+            timeout=1200,
+        )
+        self.log = result.stdout + result.stderr
+        self.cached = set(re.findall(r"^#(\d+) CACHED$", self.log, re.MULTILINE))
+        self.steps: dict[tuple[str, int], tuple[str, str]] = {}
+        for vertex, stage, index, _total, text in self.STEP.findall(self.log):
+            self.steps[(stage, int(index))] = (vertex, text)
+
+    def step(self, stage: str, index: int) -> tuple[str, str]:
+        assert (stage, index) in self.steps, f"no step {stage} {index} in:\n{self.log[-4000:]}"
+        return self.steps[(stage, index)]
+
+    def source_copy(self) -> int:
+        """Index of the builder's `COPY . .`, the first step a source change invalidates."""
+        found = [
+            i
+            for (stage, i), (_, text) in self.steps.items()
+            if stage == "builder" and text == "COPY . ."
+        ]
+        assert len(found) == 1, f"one COPY . . in the builder:\n{self.log[-4000:]}"
+        return found[0]
+
+    def is_cached(self, stage: str, index: int) -> bool:
+        return self.step(stage, index)[0] in self.cached
+
+
+def host_output(project: Path, python: str, code: str) -> Any:
+    """Run the project's own code on the host (pure Python: core needs no dependency)."""
+    result = run(
+        [python_path(python), "-c", code],
+        cwd=project,
+        env={"PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    return json.loads(result.stdout)
+
+
+def check_entry_point(project: Path, full: Answers, tag: str) -> None:
+    pkg = full["package_name"]
+    python = full["python_version"]
+    if full["project_kind"] == "service":
+        check_service(project, full, tag)
+        return
+    image_output = json.loads(docker("run", "--rm", tag).stdout)
+    host = host_output(
+        project, python, f"import runpy; runpy.run_module('{pkg}', run_name='__main__')"
+    )
+    if full["project_kind"] == "library":
+        assert image_output["version"] == "0.1.0", "the installed distribution's version"
+        host.pop("version")
+        image_output.pop("version")
+    assert image_output == host
+
+
+def check_service(project: Path, full: Answers, tag: str) -> None:
+    pkg = full["package_name"]
+    container = docker("run", "--detach", "--publish", "127.0.0.1::8000", tag).stdout.strip()
+    try:
+        address = docker("port", container, "8000/tcp").stdout.split()[0]
+        base = f"http://{address}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
+                    assert json.loads(response.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    logs = subprocess.run(
+                        [*docker_cli(), "logs", container],
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                    )
+                    pytest.fail(f"/health did not answer within 60 s:\n{logs.stdout}{logs.stderr}")
+                time.sleep(0.5)
+        request = urllib.request.Request(
+            f"{base}/predict",
+            data=json.dumps({"features": [1.0, 2.0, 3.0]}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+        expected = host_output(
+            project,
+            full["python_version"],
+            f"import json; from {pkg}.core import DEFAULT_MODEL; "
+            "print(json.dumps(DEFAULT_MODEL.predict([1.0, 2.0, 3.0])))",
+        )
+        assert answer == {"prediction": pytest.approx(expected), "model_version": "0.1.0"}
+        # The image's own HEALTHCHECK command succeeds inside the running container.
+        health = json.loads(
+            docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", tag).stdout
+        )
+        assert health[0] == "CMD"
+        docker("exec", container, *health[1:])
+    finally:
+        subprocess.run(
+            [*docker_cli(), "rm", "--force", container], capture_output=True, check=False
+        )
+
+
+def check_non_root(tag: str) -> None:
+    user = docker("inspect", "--format", "{{.Config.User}}", tag).stdout.strip()
+    assert user.split(":")[0].isdigit(), f"numeric USER, got {user!r}"
+    assert user.split(":")[0] != "0"
+    uid = docker("run", "--rm", "--entrypoint", "id", tag, "-u").stdout.strip()
+    assert uid == user.split(":")[0]
+
+
+def build_run_rebuild(project: Path, full: Answers) -> None:
+    """The whole story of one image; every tag it makes is removed at the end."""
+    name = "groundwork-test/" + combo_id(full).lower()
+    run_id = uuid.uuid4().hex[:10]
+    first, second = f"{name}:{run_id}-a", f"{name}:{run_id}-b"
+    try:
+        Build(project, first)
+        labels = json.loads(docker("inspect", "--format", "{{json .Config.Labels}}", first).stdout)
+        assert labels["org.opencontainers.image.title"] == full["project_name"]
+        description = full.get("description", questionnaire()["description"]["default"])
+        assert labels["org.opencontainers.image.description"] == description
+        check_non_root(first)
+        check_entry_point(project, full, first)
+
+        # A source-only change: the dependency layer is reused, the project is rebuilt.
+        marker = f"SOURCE_MARK = {run_id!r}\n"
+        core = project / "src" / full["package_name"] / "core.py"
+        core.write_text(core.read_text(encoding="utf-8") + f"\n{marker}", encoding="utf-8")
+        rebuild = Build(project, second)
+        copy_at = rebuild.source_copy()
+        dependency_step = rebuild.step("builder", copy_at - 1)[1]
+        assert dependency_step.startswith("RUN "), dependency_step
+        assert rebuild.is_cached("builder", copy_at - 1), (
+            f"the dependency step ran again after a source-only change:\n{rebuild.log[-4000:]}"
+        )
+        assert not rebuild.is_cached("builder", copy_at), "the changed source was not copied"
+        assert not rebuild.is_cached("builder", copy_at + 1), "the project was not reinstalled"
+        seen = docker(
+            "run", "--rm", "--entrypoint", "python", second, "-c",
+            f"from {full['package_name']}.core import SOURCE_MARK; print(SOURCE_MARK)",
+        ).stdout.strip()  # fmt: skip
+        assert seen == run_id, "the rebuilt image runs the changed source"
+    finally:
+        subprocess.run(
+            [*docker_cli(), "rmi", "--force", first, second], capture_output=True, check=False
+        )
+
+
+@pytest.mark.parametrize("answers", params(COMBOS))
+def test_image_builds_runs_and_reuses_dependencies(
+    docker_ready, render_copy, answers: Answers
+) -> None:
+    full = complete(answers)
+    if full["dependency_manager"] == "uv" and full["project_kind"] == "library":
+        full = complete({**full, "description": HOSTILE})
+    project = render_copy(full)
+    lock(project, full["dependency_manager"], full["python_version"])
+    build_run_rebuild(project, full)
+
+
+def image_available(image: str) -> bool:
+    """Whether the engine has the image or can pull it."""
+    for args in (["image", "inspect", image], ["pull", "--quiet", image]):
+        try:
+            result = subprocess.run(
+                [*docker_cli(), *args], capture_output=True, text=True, timeout=180, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return False
+        if result.returncode == 0:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "answers",
+    params(complete({"dependency_manager": m, "project_kind": "service"}) for m in CONDA_FAMILY),
+)
+def test_conda_family_image(docker_ready, render_copy, answers: Answers) -> None:
+    """conda, conda-poetry and pixi images need their base image and conda channels."""
+    full = complete(answers)
+    project = render_copy(full)
+    froms = re.findall(
+        r"^FROM (\S+)", (project / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE
+    )
+    missing = [image for image in froms if not image_available(image)]
+    if missing:
+        pytest.skip(f"{OFFLINE_SKIP} cannot pull {', '.join(missing)} (no registry reachable here)")
+    lockfile = managers()[full["dependency_manager"]]["lockfile"]
+    table = managers()[full["dependency_manager"]]
+    for command in table["lock"]:
+        tool = command.split()[0]
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed: it writes {lockfile} for this image")
+        run(["bash", "-c", command], cwd=project, timeout=1200)
+    build_run_rebuild(project, full)
