@@ -29,7 +29,8 @@ import pytest
 import yaml
 
 from helpers import OFFLINE_SKIP, params, run
-from lockers import env_run, install, lock, manager_env
+from lockers import env_run, install, lock, manager_env, shell
+from lockers import managers as manager_table
 from matrix import ROOT, Answers, all_static_renders, choices, complete
 
 RENDERS = params(all_static_renders())
@@ -53,7 +54,7 @@ BACKENDS = {"cpp": "scikit_build_core.build", "rust": "maturin"}
 
 
 @cache
-def table(name: str) -> Any:
+def table(name: str, value: str = "") -> Any:
     """A top-level value of an includes/*.jinja file, read the way Copier reads it."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(ROOT)),
@@ -61,7 +62,7 @@ def table(name: str) -> Any:
         extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],  # as Copier does
     )
     module = env.get_template(f"includes/{name}.jinja").module
-    return getattr(module, {"languages": "languages", "managers": "backends"}[name])
+    return getattr(module, value or {"languages": "languages", "managers": "backends"}[name])
 
 
 def languages() -> dict[str, dict[str, Any]]:
@@ -231,21 +232,30 @@ def crates_io_reachable() -> bool:
 
 
 def install_and_test(project: Path, answers: Answers) -> None:
-    """Lock and install with uv as the README says, then run the generated tests and mypy.
+    """Lock and install as the README says, then run the generated tests and mypy.
 
     Every test of every chosen language must run and pass: none may skip.
     """
     python = answers["python_version"]
-    lock(project, "uv", python)
-    install(project, "uv", python)
-    result = env_run(project, "uv", ["pytest", "-p", "no:cacheprovider", "-v", "-rs"])
+    manager = answers["dependency_manager"]
+    lock(project, manager, python)
+    install(project, manager, python)
+    native = table("languages", "native_install").get(manager)
+    if native and set(answers["extra_languages"]) & set(BACKENDS):
+        # The manager installed the package without building the extension (the reason
+        # for README's extra step); the step builds it.
+        probe = f"{manager_table()[manager]['exec']}python -c 'import {answers['package_name']}._native'"
+        missing = shell(probe, project, python, check=False)
+        assert missing.returncode != 0, "the extension is built without the README's extra step"
+        shell(native, project, python)
+    result = env_run(project, manager, ["pytest", "-p", "no:cacheprovider", "-v", "-rs"])
     summary = result.stdout.strip().splitlines()[-1]
     assert "passed" in summary, result.stdout[-3000:]
     assert "skipped" not in summary, result.stdout[-3000:]
     for name in expected_files(answers):
         if name.startswith("tests/") and (project / name).is_file():
             assert re.search(rf"^{re.escape(name)}::\w+ PASSED", result.stdout, re.MULTILINE), name
-    env_run(project, "uv", ["mypy"])
+    env_run(project, manager, ["mypy"])
 
 
 @pytest.mark.install
@@ -301,6 +311,15 @@ def test_r_and_node_run_under_the_generated_tests(render_copy, answers: Answers)
     summary = json.loads(result.stdout)
     assert summary["r_summary"]["n"] == summary["rows"]
     assert summary["r_summary"]["mean"] == pytest.approx(summary["mean_score"])
+
+
+@pytest.mark.install
+@pytest.mark.parametrize(
+    "answers", params([complete({"dependency_manager": "poetry", "extra_languages": ["cpp"]})])
+)
+def test_cpp_extension_with_poetry(render_copy, answers: Answers) -> None:
+    """Poetry does not build the extension itself: README's extra step does."""
+    install_and_test(render_copy(answers), answers)
 
 
 @pytest.mark.install
