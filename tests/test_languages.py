@@ -244,7 +244,8 @@ def install_and_test(project: Path, answers: Answers) -> None:
     if native and set(answers["extra_languages"]) & set(BACKENDS):
         # The manager installed the package without building the extension (the reason
         # for README's extra step); the step builds it.
-        probe = f"{manager_table()[manager]['exec']}python -c 'import {answers['package_name']}._native'"
+        module = f"{answers['package_name']}._native"
+        probe = f"{manager_table()[manager]['exec']}python -c 'import {module}'"
         missing = shell(probe, project, python, check=False)
         assert missing.returncode != 0, "the extension is built without the README's extra step"
         shell(native, project, python)
@@ -307,7 +308,8 @@ def test_r_and_node_run_under_the_generated_tests(render_copy, answers: Answers)
     project = render_copy(answers)
     install_and_test(project, answers)
     # The pipeline's command line runs the R script.
-    result = env_run(project, "uv", ["demo-project", "--r-summary"])
+    script = answers["package_name"].replace("_", "-")
+    result = env_run(project, "uv", [script, "--r-summary"])
     summary = json.loads(result.stdout)
     assert summary["r_summary"]["n"] == summary["rows"]
     assert summary["r_summary"]["mean"] == pytest.approx(summary["mean_score"])
@@ -327,9 +329,9 @@ def test_cpp_extension_with_poetry(render_copy, answers: Answers) -> None:
     "answers", params([complete({"dependency_manager": "uv", "extra_languages": ["rust"]})])
 )
 def test_rust_extension_builds_and_its_tests_pass(render_copy, answers: Answers) -> None:
-    if shutil.which("cargo") is None:
-        pytest.skip("cargo is not installed (install Rust with rustup)")
     if not crates_io_reachable():
         pytest.skip(f"{OFFLINE_SKIP} crates.io is not reachable, so pyo3 cannot be fetched")
+    if shutil.which("cargo") is None:
+        pytest.skip("cargo is not installed (install Rust with rustup)")
     project = render_copy(answers)
     install_and_test(project, answers)
