@@ -132,7 +132,7 @@ def test_image_design(render, answers: Answers) -> None:
     assert "--mount=type=cache" in builder[source_copy - 1].args, "downloads are cached"
     project_step = builder[source_copy + 1].args
     if manager["family"] == "pypi":  # a wheel, not an editable install pointing at /app
-        assert "--no-editable" in project_step or project_step.endswith("pip install --no-deps .")
+        assert "--no-editable" in project_step or project_step.endswith(" install --no-deps .")
 
     # The runtime stage receives the environment only, and runs as a numeric non-root user.
     copies = [ins.args for ins in runtime if ins.keyword == "COPY"]
