@@ -17,6 +17,8 @@ caches (the users' default cache directories), so nothing leaks between tests.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -45,6 +47,7 @@ TOOL_PACKAGES = {
     "pdm": "pdm",
     "pipenv": "pipenv",
     "pip-compile": "pip-tools",
+    "conda-lock": "conda-lock",
 }
 
 # Environment variables from the test process that would steer a manager elsewhere.
@@ -60,10 +63,32 @@ priority = "primary"
 
 
 @cache
+def _module(name: str) -> Any:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROOT)),
+        autoescape=False,
+        # Copier's filters (regex_replace, to_json, ...), as copier.yml's templates see them.
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+    )
+    return env.get_template(f"includes/{name}.jinja").module
+
+
 def managers() -> dict[str, dict[str, Any]]:
     """The `managers` table of includes/managers.jinja, read the way Copier reads it."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), autoescape=False)
-    return dict(env.get_template("includes/managers.jinja").module.managers)  # type: ignore[attr-defined]
+    return dict(_module("managers").managers)
+
+
+def toolchain_packages() -> set[str]:
+    """conda-forge names of the extra languages' toolchains (includes/languages.jinja)."""
+    return {
+        _name(spec)
+        for language in _module("languages").languages.values()
+        for spec in language["conda"]
+    }
+
+
+def _name(spec: str) -> str:
+    return re.split(r"[\s<>=!~\[;]", spec, maxsplit=1)[0].lower()
 
 
 def fill(command: str, python: str, env_name: str = "") -> str:
@@ -191,8 +216,6 @@ def env_run(project: Path, manager: str, args: list[str]) -> subprocess.Complete
 
 
 def _quote(arg: str) -> str:
-    import shlex
-
     return shlex.quote(arg)
 
 
@@ -207,8 +230,9 @@ def conda_side_requirements(project: Path, manager: str) -> list[str]:
     """
     if manager == "conda":
         data = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))
-        names = [dep for dep in data["dependencies"] if isinstance(dep, str)]
-        return [dep for dep in names if not dep.startswith(("python=", "python ", "pip"))]
+        specs = [dep for dep in data["dependencies"] if isinstance(dep, str)]
+        skip = {"python", "pip", *toolchain_packages()}
+        return [spec for spec in specs if _name(spec) not in skip]
     if manager == "pixi":
         data = tomllib.loads((project / "pixi.toml").read_text(encoding="utf-8"))
         tables = [data.get("dependencies", {}), data["feature"]["dev"].get("dependencies", {})]
@@ -216,7 +240,7 @@ def conda_side_requirements(project: Path, manager: str) -> list[str]:
             f"{name}{spec}" if spec != "*" else name
             for table in tables
             for name, spec in table.items()
-            if name != "python" and isinstance(spec, str)
+            if name not in {"python", *toolchain_packages()} and isinstance(spec, str)
         ]
     if manager == "conda-poetry":
         data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
