@@ -25,6 +25,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from test_dockerfiles import table
 
 from helpers import OFFLINE_SKIP, params, run
 from lockers import PYPI_MANAGERS, lock, managers, python_path
@@ -215,9 +216,14 @@ def check_non_root(tag: str) -> None:
     assert uid == user.split(":")[0]
 
 
+def image_name(full: Answers) -> str:
+    """A repository name for the combination's test images (Docker allows [a-z0-9._-])."""
+    return "groundwork-test/" + re.sub(r"[^a-z0-9._-]+", "-", combo_id(full).lower())
+
+
 def build_run_rebuild(project: Path, full: Answers) -> None:
     """The whole story of one image; every tag it makes is removed at the end."""
-    name = "groundwork-test/" + combo_id(full).lower()
+    name = image_name(full)
     run_id = uuid.uuid4().hex[:10]
     first, second = f"{name}:{run_id}-a", f"{name}:{run_id}-b"
     try:
@@ -263,6 +269,43 @@ def test_image_builds_runs_and_reuses_dependencies(
     project = render_copy(full)
     lock(project, full["dependency_manager"], full["python_version"])
     build_run_rebuild(project, full)
+
+
+# A PyPI manager with extra languages: apt toolchains in the builder, run-time tools in the
+# image. (Rust is left out: Debian bookworm's rustc, in this machine's stand-in images, is
+# older than PyO3 needs; languages.jinja assumes trixie-based python images.)
+LANGUAGE_COMBOS = [complete({"dependency_manager": "uv", "extra_languages": ["cpp", "node"]})]
+
+
+@pytest.mark.parametrize("answers", params(LANGUAGE_COMBOS))
+def test_image_with_extra_languages(docker_ready, render_copy, answers: Answers) -> None:
+    full = complete(answers)
+    project = render_copy(full)
+    lock(project, full["dependency_manager"], full["python_version"])
+    languages = table("languages", "languages")
+    tag = f"{image_name(full)}:{uuid.uuid4().hex[:10]}"
+    try:
+        Build(project, tag)
+        check_non_root(tag)
+        output = json.loads(docker("run", "--rm", tag).stdout)
+        assert output["package"] == full["package_name"]
+        assert isinstance(output["prediction"], float)
+        if {"cpp", "rust"} & set(full["extra_languages"]):
+            docker("run", "--rm", tag, "python", "-c", f"import {full['package_name']}._native")
+        for name in full["extra_languages"]:
+            if languages[name]["apt_runtime"]:
+                docker("run", "--rm", "--entrypoint", "sh", tag, "-c", languages[name]["check"])
+            for package in languages[name]["apt_build"]:
+                command = {"g++": "g++", "cmake": "cmake", "ninja-build": "ninja"}.get(package)
+                if command:
+                    absent = subprocess.run(
+                        [*docker_cli(), "run", "--rm", "--entrypoint", "sh", tag, "-c",
+                         f"command -v {command}"],
+                        capture_output=True, text=True, check=False,
+                    )  # fmt: skip
+                    assert absent.returncode != 0, f"{command} is in the runtime image"
+    finally:
+        subprocess.run([*docker_cli(), "rmi", "--force", tag], capture_output=True, check=False)
 
 
 def image_available(image: str) -> bool:
