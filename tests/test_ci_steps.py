@@ -1,0 +1,105 @@
+"""Install tier: the first push goes green.
+
+For each PyPI manager: render, do what README.md says before the first push (create and
+commit the lockfile), clone that commit as CI would check it out, then run the `run:`
+steps of ci.yml's lint and test jobs there, in order, with bash as GitHub runs them.
+Steps named "Set up ..." only provide tools; their local equivalents are the pyenv
+interpreter first on PATH and the manager from the test environment (tests/lockers.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from helpers import params
+from lockers import PYPI_MANAGERS, lock, manager_env, manager_tool
+from matrix import complete
+
+pytestmark = pytest.mark.install
+
+PYTHON = "3.13"
+ROWS = [
+    complete({"dependency_manager": manager, "project_kind": "service", "python_version": PYTHON})
+    for manager in PYPI_MANAGERS
+]
+GIT = [
+    "git",
+    "-c",
+    "user.name=CI Test",
+    "-c",
+    "user.email=ci@example.com",
+    "-c",
+    "init.defaultBranch=main",
+    "-c",
+    "commit.gpgsign=false",
+]
+
+
+def ci_steps(project: Path, job: str) -> list[dict[str, Any]]:
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    return list(workflow["jobs"][job]["steps"])
+
+
+def run_step(step: dict[str, Any], project: Path) -> None:
+    script = step["run"]
+    assert "${{" not in script, f"{step.get('name')}: a GitHub expression in a run: script"
+    env = {**manager_env(PYTHON), **{k: str(v) for k, v in step.get("env", {}).items()}}
+    result = subprocess.run(
+        # GitHub's default for bash steps: bash --noprofile --norc -eo pipefail {0}
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"CI step {step.get('name')!r} failed ({result.returncode}):\n{script}\n"
+            f"--- stdout ---\n{result.stdout[-5000:]}\n--- stderr ---\n{result.stderr[-5000:]}",
+            pytrace=False,
+        )
+
+
+@pytest.mark.parametrize("answers", params(ROWS))
+def test_first_push_goes_green(render_copy, answers: dict[str, Any], tmp_path: Path) -> None:
+    manager = answers["dependency_manager"]
+    project = render_copy(answers)
+    # README: create the lockfile, then commit everything (git init is in the message
+    # Copier prints after rendering).
+    lock(project, manager, PYTHON)
+    subprocess.run([*GIT, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*GIT, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*GIT, "commit", "-q", "-m", "Start from groundwork"], cwd=project, check=True)
+    # CI checks out the commit: a fresh clone has only what was committed.
+    checkout = tmp_path / "checkout"
+    subprocess.run([*GIT, "clone", "-q", str(project), str(checkout)], check=True)
+    if manager != "pip":
+        manager_tool(manager)  # the local stand-in for the "Set up <manager>" step
+    ran = []
+    for job in ("lint", "test"):
+        for step in ci_steps(checkout, job):
+            if "run" not in step or str(step.get("name", "")).startswith("Set up "):
+                continue
+            run_step(step, checkout)
+            ran.append(f"{job}: {step['name']}")
+    assert any(re.match(r"test: Test", name) for name in ran), ran
+    assert any(name.startswith("lint: Lint") for name in ran), ran
+    # nothing the steps did may dirty tracked files (e.g. a lockfile rewritten by install)
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ},
+    )
+    assert status.stdout == "", f"CI steps changed tracked files:\n{status.stdout}"
