@@ -90,17 +90,19 @@ def measure(combo: str, workdir: Path) -> dict[str, object]:
     render(answers, project)
     lock(project, manager, answers["python_version"])
     base = f"python:{answers['python_version']}-slim"
-    tag = f"groundwork-bench/{manager}-{kind}:{uuid.uuid4().hex[:8]}"
+    run_id = uuid.uuid4().hex[:8]
+    # Two tags, both removed at the end: reusing one would leave the cold image dangling.
+    tags = [f"groundwork-bench/{manager}-{kind}:{run_id}-{step}" for step in ("cold", "edit")]
     try:
-        cold = timed_build(project, tag, "--no-cache")
+        cold = timed_build(project, tags[0], "--no-cache")
         core = project / "src" / answers["package_name"] / "core.py"
         core.write_text(
             core.read_text(encoding="utf-8") + "\nBENCHMARK_EDIT = 1\n", encoding="utf-8"
         )
-        rebuild = timed_build(project, tag)
-        size, base_size = image_size(tag), image_size(base)
+        rebuild = timed_build(project, tags[1])
+        size, base_size = image_size(tags[1]), image_size(base)
     finally:
-        subprocess.run([*docker_cli(), "rmi", "--force", tag], capture_output=True, check=False)
+        subprocess.run([*docker_cli(), "rmi", "--force", *tags], capture_output=True, check=False)
     return {
         "combo": combo,
         "cold_s": cold,
