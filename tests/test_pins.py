@@ -51,8 +51,9 @@ def pyproject_pins(project: Path, answers: Answers) -> Pins:
     requires = data["project"]["requires-python"]
     floor = re.fullmatch(r">=(3\.\d+)", requires)
     assert floor, f"requires-python should be '>=X.Y', got {requires!r}"
-    target = data["tool"]["ruff"]["target-version"]
-    assert re.fullmatch(r"py3\d+", target), target
+    # ruff reads its target version from requires-python (sp-repo-review RF002): a second
+    # copy in [tool.ruff] could drift.
+    assert "target-version" not in data["tool"]["ruff"], "ruff should infer it"
     classified = [
         c.rsplit(" :: ", 1)[1]
         for c in data["project"]["classifiers"]
@@ -65,7 +66,6 @@ def pyproject_pins(project: Path, answers: Answers) -> Pins:
     return {
         "pyproject requires-python": floor.group(1),
         "pyproject lowest classifier": classified[0],
-        "ruff target-version": f"3.{target.removeprefix('py3')}",
         "mypy python_version": data["tool"]["mypy"]["python_version"],
     }
 
