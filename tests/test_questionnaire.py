@@ -15,11 +15,15 @@ from helpers import run, tool
 from matrix import ROOT, choices, complete, is_valid
 
 
-def copier_copy(dst: Path, *data: str, defaults: bool = True) -> subprocess.CompletedProcess[str]:
-    """The copier CLI as a user runs it: no --trust, answers by --data."""
+def copier_copy(
+    dst: Path, *data: str, defaults: bool = True, data_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The copier CLI as a user runs it: no --trust, answers by --data or --data-file."""
     args = [tool("copier"), "copy", "--quiet", "--vcs-ref=HEAD"]
     if defaults:
         args.append("--defaults")
+    if data_file is not None:
+        args += ["--data-file", str(data_file)]
     for item in data:
         args += ["--data", item]
     return subprocess.run(
@@ -73,6 +77,7 @@ BAD_ANSWERS = [
     ("license=WTFPL", "Invalid choice"),
     ("python_version=3.10", "Invalid choice"),
     ("dependency_manager=hatch", "Invalid choice"),
+    ('extra_languages=["go"]', "Invalid choice"),
 ]
 
 
@@ -83,6 +88,18 @@ def test_bad_answer_is_rejected_with_its_reason(tmp_path: Path, data: str, messa
     assert result.returncode != 0
     assert message in result.stderr
     assert not dst.exists(), "a failed copy must leave nothing behind"
+
+
+def test_data_file_answers_are_validated_too(tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yml"
+    answers.write_text(
+        "project_name: ok\nproject_kind: service\ndeploy_target: pypi\n", encoding="utf-8"
+    )
+    dst = tmp_path / "out"
+    result = copier_copy(dst, data_file=answers)
+    assert result.returncode != 0
+    assert "a service is deployed as a container, not published to PyPI" in result.stderr
+    assert not dst.exists()
 
 
 @pytest.mark.parametrize(
