@@ -12,15 +12,17 @@ import os
 import shutil
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import pytest
 
-from matrix import Answers, combo_id
+from matrix import ROOT, Answers, combo_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
 STRICT = os.environ.get("GROUNDWORK_STRICT") == "1"
 # Reasons that remain skips under strict mode: the registry or channel is unreachable here.
@@ -48,13 +50,20 @@ def tool(name: str) -> str:
 
 
 def run(
-    args: list[str], cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 900
+    args: list[str],
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: int = 900,
+    base_env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a command; on failure, fail the test with its output."""
+    """Run a command; on failure, fail the test with its output.
+
+    `env` is added to `base_env` (default: this process's environment).
+    """
     result = subprocess.run(
         args,
         cwd=cwd,
-        env={**os.environ, **(env or {})},
+        env={**(os.environ if base_env is None else base_env), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -67,3 +76,14 @@ def run(
             pytrace=False,
         )
     return result
+
+
+@cache
+def include_module(name: str) -> Any:
+    """The module of `includes/<name>.jinja`, with Copier's filters: its tables and macros."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ROOT)),
+        autoescape=False,
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+    )
+    return env.get_template(f"includes/{name}.jinja").module

@@ -23,16 +23,13 @@ import shutil
 import subprocess
 import sys
 import tomllib
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 import yaml
 
-from helpers import BIN
-from matrix import ROOT
+from helpers import BIN, include_module
 
 PYENV_ROOT = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
 
@@ -62,27 +59,16 @@ priority = "primary"
 """
 
 
-@cache
-def _module(name: str) -> Any:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ROOT)),
-        autoescape=False,
-        # Copier's filters (regex_replace, to_json, ...), as copier.yml's templates see them.
-        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
-    )
-    return env.get_template(f"includes/{name}.jinja").module
-
-
 def managers() -> dict[str, dict[str, Any]]:
     """The `managers` table of includes/managers.jinja, read the way Copier reads it."""
-    return dict(_module("managers").managers)
+    return dict(include_module("managers").managers)
 
 
 def toolchain_packages() -> set[str]:
     """conda-forge names of the extra languages' toolchains (includes/languages.jinja)."""
     return {
         _name(spec)
-        for language in _module("languages").languages.values()
+        for language in include_module("languages").languages.values()
         for spec in language["conda"]
     }
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import params
+from helpers import params, run
 from lockers import PYPI_MANAGERS, lock, manager_env, manager_tool
 from matrix import complete
 
@@ -50,23 +50,15 @@ def ci_steps(project: Path, job: str) -> list[dict[str, Any]]:
 def run_step(step: dict[str, Any], project: Path) -> None:
     script = step["run"]
     assert "${{" not in script, f"{step.get('name')}: a GitHub expression in a run: script"
-    env = {**manager_env(PYTHON), **{k: str(v) for k, v in step.get("env", {}).items()}}
-    result = subprocess.run(
-        # GitHub's default for bash steps: bash --noprofile --norc -eo pipefail {0}
+    step_env = {k: str(v) for k, v in step.get("env", {}).items()}
+    # GitHub's default for bash steps: bash --noprofile --norc -eo pipefail {0}
+    run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
         cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
+        env=step_env,
+        base_env=manager_env(PYTHON),
         timeout=1200,
-        check=False,
     )
-    if result.returncode != 0:
-        pytest.fail(
-            f"CI step {step.get('name')!r} failed ({result.returncode}):\n{script}\n"
-            f"--- stdout ---\n{result.stdout[-5000:]}\n--- stderr ---\n{result.stderr[-5000:]}",
-            pytrace=False,
-        )
 
 
 @pytest.mark.parametrize("answers", params(ROWS))

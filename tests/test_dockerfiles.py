@@ -14,11 +14,10 @@ import tomllib
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import jinja2
 import pytest
 
-from helpers import params, run, tool
-from matrix import ROOT, Answers, all_static_renders, complete
+from helpers import include_module, params, run, tool
+from matrix import Answers, all_static_renders, complete
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -34,9 +33,7 @@ HOSTILE = 'Quotes " and \\ backslash, \\$HOME and ${PATH:-x}, `ticks`, Ã©moji ðŸ
 @cache
 def table(include: str, name: str) -> Any:
     """A top-level `{% set %}` table of an include, read the way Copier reads it."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), autoescape=False)
-    env.filters["regex_replace"] = lambda value, pattern, new: re.sub(pattern, new, value)
-    return getattr(env.get_template(f"includes/{include}.jinja").module, name)
+    return getattr(include_module(include), name)
 
 
 def managers() -> dict[str, Any]:

@@ -24,14 +24,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 import yaml
 
-from helpers import OFFLINE_SKIP, params, run
+from helpers import OFFLINE_SKIP, include_module, params, run
 from lockers import env_run, install, lock, manager_env, shell
 from lockers import managers as manager_table
-from matrix import ROOT, Answers, all_static_renders, choices, complete
+from matrix import Answers, all_static_renders, choices, complete
 
 RENDERS = params(all_static_renders())
 WITH_LANGUAGES = params([row for row in all_static_renders() if row["extra_languages"]])
@@ -56,12 +55,7 @@ BACKENDS = {"cpp": "scikit_build_core.build", "rust": "maturin"}
 @cache
 def table(name: str, value: str = "") -> Any:
     """A top-level value of an includes/*.jinja file, read the way Copier reads it."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(ROOT)),
-        autoescape=False,
-        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],  # as Copier does
-    )
-    module = env.get_template(f"includes/{name}.jinja").module
+    module = include_module(name)
     return getattr(module, value or {"languages": "languages", "managers": "backends"}[name])
 
 

@@ -24,7 +24,7 @@ import jinja2
 import pytest
 import yaml
 
-from helpers import params, run, tool
+from helpers import include_module, params, run, tool
 from matrix import ROOT, Answers, all_static_renders, complete, manager_x_target, unique
 
 # Every manager x deploy target, plus the renders whose CI differs by extra languages.
@@ -457,6 +457,4 @@ def test_run_steps_call_what_exists(render, answers: Answers) -> None:
 
 @cache
 def managers_table() -> dict[str, dict[str, Any]]:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), autoescape=False)
-    module = env.get_template("includes/managers.jinja").module
-    return dict(module.managers)  # type: ignore[attr-defined]
+    return dict(include_module("managers").managers)
