@@ -407,9 +407,13 @@ def test_conda_family_image(docker_ready, render_copy, answers: Answers) -> None
     full = complete(answers)
     project = render_copy(full)
     froms = re.findall(
-        r"^FROM (\S+)", (project / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE
+        r"^FROM (\S+) AS (\S+)$",
+        (project / "Dockerfile").read_text(encoding="utf-8"),
+        re.MULTILINE,
     )
-    missing = [image for image in froms if not image_available(image)]
+    stages = {stage for _image, stage in froms}
+    images = [image for image, _stage in froms if image not in stages]
+    missing = [image for image in images if not image_available(image)]
     if missing:
         pytest.skip(f"{OFFLINE_SKIP} cannot pull {', '.join(missing)} (no registry reachable here)")
     lockfile = managers()[full["dependency_manager"]]["lockfile"]
