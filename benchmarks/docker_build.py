@@ -1,19 +1,28 @@
-"""Benchmark the rendered Dockerfiles: cold build, source-only rebuild, image size.
+"""Benchmark the rendered Dockerfiles: cold build, source-only rebuild, new layers, size.
 
 Run from the repository root (Docker running; the dev tools installed):
 
-    python benchmarks/docker_build.py                 # uv default + the heavy combinations
-    python benchmarks/docker_build.py uv:library poetry:service
+    python benchmarks/docker_build.py                 # the default combinations below
+    python benchmarks/docker_build.py uv:library+pandas poetry:service
+    python benchmarks/docker_build.py --baseline HEAD~3 uv:library+pandas
 
-Each combination is rendered, locked with its manager (tests/lockers.py), then built
-side by side in one run:
+A combination is `manager:kind`, optionally `+package,...`: runtime dependencies added to
+the rendered project before locking (the template's library has none, so `+pandas` shows
+what a real environment costs). Each combination is rendered, locked with its manager
+(tests/lockers.py), then built side by side in one run:
 
 - cold: `docker build --no-cache`, every layer rebuilt. BuildKit cache mounts (the
   managers' download caches) are not emptied, as on a developer machine or a CI runner
   that keeps its cache: this measures the build work, not the network.
 - source-only rebuild: one line appended to a module under src/, then a normal build;
   reported as a fraction of the cold build.
+- new layers: the layers of the rebuilt image that the image built just before the
+  change (same source, from the cache) does not have, and their bytes (uncompressed tar,
+  as `docker save` writes them): what a push or pull after a code change moves.
 - size: the final image against its bare base image.
+
+--baseline REF renders the same combinations from the template at git REF too (e.g. the
+commit before a Dockerfile change), so old and new designs are measured in the same run.
 
 The docker client is GROUNDWORK_DOCKER (default `docker`); builds go through
 GROUNDWORK_DOCKER_BUILD when it is set (as in .ci/run), else `docker build`.
@@ -22,9 +31,10 @@ Images are removed at the end; the build cache stays.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-import shlex
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,22 +45,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-# The tests' own locking, so the numbers match what the docker tier builds.
+# The tests' own locking and image inspection, so the numbers match what the docker tier
+# builds and asserts.
+from test_docker import build_cli, docker_cli, image_layers, layer_sizes
+
 from lockers import lock
 from matrix import complete
 
-# The template's default (uv library) and the heaviest Python-only combinations: a service
-# (FastAPI + uvicorn) whose manager must itself be installed in the builder.
-DEFAULT_COMBOS = ["uv:library", "uv:service", "poetry:service", "pipenv:service"]
-
-
-def docker_cli() -> list[str]:
-    return shlex.split(os.environ.get("GROUNDWORK_DOCKER", "docker"))
-
-
-def build_cli() -> list[str]:
-    configured = os.environ.get("GROUNDWORK_DOCKER_BUILD")
-    return shlex.split(configured) if configured else [*docker_cli(), "build"]
+# The template's default (uv library) bare and with pandas (a real environment: the case
+# the separate project layer is for), and the heaviest Python-only combinations: services
+# (FastAPI + uvicorn) whose manager must itself be installed in the deps stage.
+DEFAULT_COMBOS = [
+    "uv:library",
+    "uv:library+pandas",
+    "uv:service",
+    "poetry:service",
+    "pipenv:service",
+]
 
 
 def check(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -73,41 +84,77 @@ def image_size(image: str) -> int:
     return int(check([*docker_cli(), "image", "inspect", "--format", "{{.Size}}", image]).stdout)
 
 
-def render(answers: dict[str, object], destination: Path) -> None:
+def render(answers: dict[str, object], destination: Path, ref: str) -> None:
+    data = destination.with_suffix(".json")
+    data.write_text(json.dumps(answers), encoding="utf-8")
     check(
         [
-            sys.executable, "-m", "copier", "copy", "--quiet", "--defaults", "--vcs-ref=HEAD",
-            "--data-file", str(destination.with_suffix(".json")), str(ROOT), str(destination),
+            sys.executable, "-m", "copier", "copy", "--quiet", "--defaults", f"--vcs-ref={ref}",
+            "--data-file", str(data), str(ROOT), str(destination),
         ],
     )  # fmt: skip
 
 
-def measure(combo: str, workdir: Path) -> dict[str, object]:
-    manager, kind = combo.split(":")
+def add_dependencies(project: Path, packages: list[str]) -> None:
+    """Add runtime dependencies where the manager reads them (Pipfile or pyproject.toml)."""
+    if not packages:
+        return
+    pipfile = project / "Pipfile"
+    if pipfile.exists():
+        text = pipfile.read_text(encoding="utf-8")
+        lines = "".join(f'{name} = "*"\n' for name in packages)
+        pipfile.write_text(text.replace("[packages]\n", f"[packages]\n{lines}", 1))
+        return
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    quoted = "".join(f'"{name}", ' for name in packages)
+    changed = re.sub(
+        r"^dependencies = \[", f"dependencies = [{quoted}", text, count=1, flags=re.MULTILINE
+    )
+    assert changed != text, "no [project] dependencies list in pyproject.toml"
+    pyproject.write_text(changed, encoding="utf-8")
+
+
+def measure(combo: str, workdir: Path, ref: str) -> dict[str, object]:
+    spec, _, extra = combo.partition("+")
+    manager, kind = spec.split(":")
     answers = complete({"dependency_manager": manager, "project_kind": kind})
-    project = workdir / combo.replace(":", "-")
-    project.with_suffix(".json").write_text(json.dumps(answers), encoding="utf-8")
-    render(answers, project)
+    project = workdir / re.sub(r"[^\w.-]+", "-", f"{combo}@{ref}")
+    render(answers, project, ref)
+    add_dependencies(project, [name for name in extra.split(",") if name])
     lock(project, manager, answers["python_version"])
     base = f"python:{answers['python_version']}-slim"
     run_id = uuid.uuid4().hex[:8]
-    # Two tags, both removed at the end: reusing one would leave the cold image dangling.
-    tags = [f"groundwork-bench/{manager}-{kind}:{run_id}-{step}" for step in ("cold", "edit")]
+    # Unique tags, all removed at the end: reusing one would leave images dangling.
+    tags = {
+        step: f"groundwork-bench/{manager}-{kind}:{run_id}-{step}"
+        for step in ("cold", "before", "after")
+    }
     try:
-        cold = timed_build(project, tags[0], "--no-cache")
+        cold = timed_build(project, tags["cold"], "--no-cache")
+        # The image as the cache gives it before the change: the reference for new layers
+        # (a --no-cache build stores a second cache record that later builds may not pick).
+        timed_build(project, tags["before"])
         core = project / "src" / answers["package_name"] / "core.py"
         core.write_text(
             core.read_text(encoding="utf-8") + "\nBENCHMARK_EDIT = 1\n", encoding="utf-8"
         )
-        rebuild = timed_build(project, tags[1])
-        size, base_size = image_size(tags[1]), image_size(base)
+        rebuild = timed_build(project, tags["after"])
+        before, after = image_layers(tags["before"]), image_layers(tags["after"])
+        new = [layer for layer in after if layer not in before]
+        sizes = layer_sizes(tags["after"])
+        size, base_size = image_size(tags["after"]), image_size(base)
     finally:
-        subprocess.run([*docker_cli(), "rmi", "--force", *tags], capture_output=True, check=False)
+        subprocess.run(
+            [*docker_cli(), "rmi", "--force", *tags.values()], capture_output=True, check=False
+        )
     return {
-        "combo": combo,
+        "combo": combo if ref == "HEAD" else f"{combo}@{ref}",
         "cold_s": cold,
         "rebuild_s": rebuild,
         "rebuild_ratio": rebuild / cold,
+        "new_layers": f"{len(new)}/{len(after)}",
+        "new_kb": sum(sizes[layer] for layer in new) / 1e3,
         "image_mb": size / 1e6,
         "base_mb": base_size / 1e6,
         "size_ratio": size / base_size,
@@ -115,21 +162,28 @@ def measure(combo: str, workdir: Path) -> dict[str, object]:
 
 
 def main() -> None:
-    combos = sys.argv[1:] or DEFAULT_COMBOS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("combos", nargs="*", default=DEFAULT_COMBOS)
+    parser.add_argument("--baseline", help="git ref of the template to measure alongside HEAD")
+    args = parser.parse_args()
+    refs = ["HEAD", args.baseline] if args.baseline else ["HEAD"]
     with tempfile.TemporaryDirectory(prefix="groundwork-bench-") as tmp:
-        rows = [measure(combo, Path(tmp)) for combo in combos]
+        rows = [measure(combo, Path(tmp), ref) for combo in args.combos for ref in refs]
     reference = rows[0]
+    width = max(16, *(len(str(row["combo"])) for row in rows))
     header = (
-        f"{'combination':<16} {'cold s':>7} {'rebuild s':>9} {'rebuild/cold':>12} "
-        f"{'image MB':>9} {'base MB':>8} {'image/base':>10} {'cold/' + str(reference['combo']):>16}"
+        f"{'combination':<{width}} {'cold s':>7} {'rebuild s':>9} {'rebuild/cold':>12} "
+        f"{'new layers':>10} {'new kB':>9} {'image MB':>9} {'base MB':>8} {'image/base':>10} "
+        f"{'cold/' + str(reference['combo']):>{width + 5}}"
     )
     print(header)
     print("-" * len(header))
     for row in rows:
         print(
-            f"{row['combo']:<16} {row['cold_s']:>7.1f} {row['rebuild_s']:>9.1f} "
-            f"{row['rebuild_ratio']:>12.2f} {row['image_mb']:>9.1f} {row['base_mb']:>8.1f} "
-            f"{row['size_ratio']:>10.2f} {row['cold_s'] / reference['cold_s']:>16.2f}"  # type: ignore[operator]
+            f"{row['combo']:<{width}} {row['cold_s']:>7.1f} {row['rebuild_s']:>9.1f} "
+            f"{row['rebuild_ratio']:>12.2f} {row['new_layers']:>10} {row['new_kb']:>9.1f} "
+            f"{row['image_mb']:>9.1f} {row['base_mb']:>8.1f} {row['size_ratio']:>10.2f} "
+            f"{row['cold_s'] / reference['cold_s']:>{width + 5}.2f}"  # type: ignore[operator]
         )
 
 

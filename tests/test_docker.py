@@ -1,10 +1,13 @@
-"""Docker tier: every PyPI manager x project kind image builds, runs and rebuilds fast.
+"""Docker tier: every PyPI manager x project kind image builds, runs and rebuilds lean.
 
 For each combination: render, lock with the manager (tests/lockers.py), build the image,
 run its entry point and compare the output with the same code run on the host, check the
 container user, then change one source file and rebuild: the dependency step must come
-from the cache and the project step must not. Images get unique tags and are removed;
-the build cache is kept so that reruns are fast.
+from the cache and the project step must not, and the new image must differ from the old
+one only by its top layer, the project's, of at most 1 MB: every other layer, the
+dependencies' included, keeps its digest. Images get unique tags and are removed; the
+build cache is kept so that reruns are fast. (Build times are compared in benchmarks/,
+never here.)
 
 The docker client is `GROUNDWORK_DOCKER` (default `docker`); builds go through
 `GROUNDWORK_DOCKER_BUILD` when it is set (.ci/run points it at the offline helper, which
@@ -19,6 +22,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tarfile
 import time
 import urllib.request
 import uuid
@@ -43,6 +47,9 @@ COMBOS = [
     for kind in KINDS
 ]
 CONDA_FAMILY = [m for m in choices("dependency_manager") if m not in PYPI_MANAGERS]
+
+# The most a source-only change may add to an image: the project's own files.
+PROJECT_LAYER_MAX_BYTES = 1_000_000
 
 # Free text that must reach the image's labels unchanged (one combination carries it).
 HOSTILE = 'Quotes " and \\ backslash, \\$HOME and ${PATH:-x}, `ticks`, émoji 🚀'
@@ -119,14 +126,19 @@ class Build:
         return self.steps[(stage, index)]
 
     def source_copy(self) -> int:
-        """Index of the builder's `COPY . .`, the first step a source change invalidates."""
+        """Index of the project stage's `COPY . .`, the first step a source change redoes."""
         found = [
             i
             for (stage, i), (_, text) in self.steps.items()
-            if stage == "builder" and text == "COPY . ."
+            if stage == "project" and text == "COPY . ."
         ]
-        assert len(found) == 1, f"one COPY . . in the builder:\n{self.log[-4000:]}"
+        assert len(found) == 1, f"one COPY . . in the project stage:\n{self.log[-4000:]}"
         return found[0]
+
+    def last_step(self, stage: str) -> int:
+        found = [i for (name, i) in self.steps if name == stage]
+        assert found, f"no step of stage {stage} in:\n{self.log[-4000:]}"
+        return max(found)
 
     def is_cached(self, stage: str, index: int) -> bool:
         return self.step(stage, index)[0] in self.cached
@@ -216,6 +228,69 @@ def check_non_root(tag: str) -> None:
     assert uid == user.split(":")[0]
 
 
+def image_layers(tag: str) -> list[str]:
+    """The image's layers, bottom first, by digest of their content (diff IDs)."""
+    layers: list[str] = json.loads(
+        docker("image", "inspect", "--format", "{{json .RootFS.Layers}}", tag).stdout
+    )
+    return layers
+
+
+def layer_sizes(tag: str) -> dict[str, int]:
+    """Bytes of each layer of an image, by diff ID: its uncompressed tar in `docker save`.
+
+    Read as a stream (the layers are not written anywhere); works for the classic and the
+    OCI layout of `docker save`, whose manifest.json lists the layers bottom first.
+    """
+    process = subprocess.Popen([*docker_cli(), "save", tag], stdout=subprocess.PIPE)
+    sizes: dict[str, int] = {}
+    links: dict[str, str] = {}
+    manifest: list[dict[str, Any]] = []
+    assert process.stdout is not None
+    with tarfile.open(fileobj=process.stdout, mode="r|") as archive:
+        for member in archive:
+            if member.name == "manifest.json":
+                handle = archive.extractfile(member)
+                assert handle is not None
+                manifest = json.load(handle)
+            elif member.issym():  # a layer shared with another entry (classic layout)
+                links[member.name] = os.path.normpath(
+                    os.path.join(os.path.dirname(member.name), member.linkname)
+                )
+            elif member.isfile():
+                sizes[member.name] = member.size
+    assert process.wait() == 0, f"docker save {tag} failed"
+    paths = manifest[0]["Layers"]
+    return {
+        diff_id: sizes[links.get(path, path)]
+        for diff_id, path in zip(image_layers(tag), paths, strict=True)
+    }
+
+
+def layer_history(tag: str) -> list[str]:
+    """What created each non-empty layer of the image, top layer first."""
+    rows = docker(
+        "history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}", tag
+    ).stdout.splitlines()
+    return [created for size, _, created in (row.partition("\t") for row in rows) if int(size)]
+
+
+def check_only_project_layer_changed(first: str, second: str, full: Answers) -> None:
+    """After a source-only change, only the top layer (the project's files) is new."""
+    before, after = image_layers(first), image_layers(second)
+    new = [layer for layer in after if layer not in before]
+    assert new == after[-1:], f"one new layer, on top: {len(new)} new of {len(after)}"
+    assert after[:-1] == before[:-1], "a layer below the project's changed"
+    env = table("docker", "docker_managers")[full["dependency_manager"]]["env"]
+    created = layer_history(second)
+    assert created[0].startswith("COPY /stage/ / "), f"top layer: {created[0]}"
+    assert created[1].startswith(f"COPY {env} {env} "), (
+        f"the environment's layer is right below it, unchanged: {created[1]}"
+    )
+    size = layer_sizes(second)[new[0]]
+    assert size <= PROJECT_LAYER_MAX_BYTES, f"the new project layer has {size} bytes"
+
+
 def image_name(full: Answers) -> str:
     """A repository name for the combination's test images (Docker allows [a-z0-9._-])."""
     return "groundwork-test/" + re.sub(r"[^a-z0-9._-]+", "-", combo_id(full).lower())
@@ -235,19 +310,20 @@ def build_run_rebuild(project: Path, full: Answers) -> None:
         check_non_root(first)
         check_entry_point(project, full, first)
 
-        # A source-only change: the dependency layer is reused, the project is rebuilt.
+        # A source-only change: the dependency stage is reused, the project is rebuilt.
         marker = f"SOURCE_MARK = {run_id!r}\n"
         core = project / "src" / full["package_name"] / "core.py"
         core.write_text(core.read_text(encoding="utf-8") + f"\n{marker}", encoding="utf-8")
         rebuild = Build(project, second)
-        copy_at = rebuild.source_copy()
-        dependency_step = rebuild.step("builder", copy_at - 1)[1]
-        assert dependency_step.startswith("RUN "), dependency_step
-        assert rebuild.is_cached("builder", copy_at - 1), (
+        dependency_step = rebuild.last_step("deps")
+        assert rebuild.step("deps", dependency_step)[1].startswith("RUN ")
+        assert rebuild.is_cached("deps", dependency_step), (
             f"the dependency step ran again after a source-only change:\n{rebuild.log[-4000:]}"
         )
-        assert not rebuild.is_cached("builder", copy_at), "the changed source was not copied"
-        assert not rebuild.is_cached("builder", copy_at + 1), "the project was not reinstalled"
+        copy_at = rebuild.source_copy()
+        assert not rebuild.is_cached("project", copy_at), "the changed source was not copied"
+        assert not rebuild.is_cached("project", copy_at + 1), "the project was not reinstalled"
+        check_only_project_layer_changed(first, second, full)
         seen = docker(
             "run", "--rm", "--entrypoint", "python", second, "-c",
             f"from {full['package_name']}.core import SOURCE_MARK; print(SOURCE_MARK)",
@@ -331,9 +407,13 @@ def test_conda_family_image(docker_ready, render_copy, answers: Answers) -> None
     full = complete(answers)
     project = render_copy(full)
     froms = re.findall(
-        r"^FROM (\S+)", (project / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE
+        r"^FROM (\S+) AS (\S+)$",
+        (project / "Dockerfile").read_text(encoding="utf-8"),
+        re.MULTILINE,
     )
-    missing = [image for image in froms if not image_available(image)]
+    stages = {stage for _image, stage in froms}
+    images = [image for image, _stage in froms if image not in stages]
+    missing = [image for image in images if not image_available(image)]
     if missing:
         pytest.skip(f"{OFFLINE_SKIP} cannot pull {', '.join(missing)} (no registry reachable here)")
     lockfile = managers()[full["dependency_manager"]]["lockfile"]

