@@ -85,7 +85,7 @@ def test_message_points_to_the_deploy_set_up(render: Any, answers: Answers) -> N
     entry = include_module("deploy/targets").targets[target]
     assert f"Deploy target: {entry['label']}." in text
     assert f"`{entry['environment']}`" in text
-    variables = entry['variables'] + entry['by_kind'].get(full["project_kind"], [])
+    variables = entry["variables"] + entry["by_kind"].get(full["project_kind"], [])
     if variables:
         assert f"{len(variables)} repository variables" in text
     assert 'README.md, section "CI and deployment"' in text

@@ -1,0 +1,73 @@
+"""Fast tier: the docs site builds in strict mode, with its pages generated from the template.
+
+`docs/gen_pages.py` writes the questionnaire reference and the tables from copier.yml and
+includes/, records the questionnaire in a pseudo-terminal, then runs `zensical build
+--strict`, which fails on a broken internal link or anchor, a missing page in the nav or
+a missing generated fragment.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import run, tool
+from matrix import ROOT, choices, questionnaire
+
+SITE = ROOT / "site"
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    tool("zensical")
+    run([sys.executable, str(ROOT / "docs" / "gen_pages.py")], cwd=ROOT, timeout=600)
+    return SITE
+
+
+def test_strict_build_has_every_page(built: Path) -> None:
+    for page in [
+        "index.html",
+        "getting-started/index.html",
+        "reference/questionnaire/index.html",
+        "managers/index.html",
+        "languages/index.html",
+        "docker/index.html",
+        "deploy/index.html",
+        "troubleshooting/index.html",
+        "benchmarks/index.html",
+        "design/index.html",
+        "ci-and-deploy/index.html",
+    ]:
+        html = (built / page).read_text(encoding="utf-8")
+        assert "--8&lt;--" not in html, f"{page}: a snippet was not included"
+
+
+def test_questionnaire_reference_lists_every_question_and_choice(built: Path) -> None:
+    page = (ROOT / "docs" / "reference" / "questionnaire.md").read_text(encoding="utf-8")
+    headings = re.findall(r"^## `(\w+)`$", page, re.MULTILINE)
+    assert headings == list(questionnaire())
+    for name, spec in questionnaire().items():
+        section = page.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
+        assert " ".join(str(spec["help"]).split()) in section
+        if "choices" in spec:
+            for value in choices(name):
+                assert f"| `{value}` |" in section, (name, value)
+
+
+def test_terminal_picture_is_a_recorded_session(built: Path) -> None:
+    svg = (built / "assets" / "questionnaire.svg").read_text(encoding="utf-8")
+    assert svg.startswith("<svg")
+    text = re.sub(r"<[^>]+>", "", svg).replace("&#x27;", "'")
+    for name in ["project_name", "project_kind", "deploy_target"]:
+        first_line = str(questionnaire()[name]["help"]).splitlines()[0]
+        assert first_line.split(" (")[0] in text, name
+    assert "Churn Model" in text
+
+
+def test_readme_links_to_the_docs() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/index.md" in readme
+    assert "docs/gen_pages.py" in readme
