@@ -12,7 +12,9 @@ What is measured (wall time of the `copier` command a user runs, Python start-up
 the median of interleaved rounds, so a busy machine slows every subject alike):
 
 - floor: a one-file Copier template (one question, one templated file): what any
-  Copier render costs on this machine.
+  Copier render costs on this machine. Copier also has a cost per rendered file (it asks
+  git about each one), so a second floor has as many one-line files as the default
+  render: the difference to it is what the template's own Jinja costs.
 - default: groundwork with `--defaults` (uv library); heaviest: the combination with the
   most files and includes (conda + Poetry service with R, C++ and Node.js, deploying to AWS).
   Templates are rendered from plain copies of their files, so no git clone is timed.
@@ -85,13 +87,21 @@ def snapshot(destination: Path) -> Path:
     return destination
 
 
-def floor_template(destination: Path) -> Path:
+def floor_template(destination: Path, files: int = 1) -> Path:
+    """One question and `files` one-line templated files (README.md, then doc-N.md)."""
     destination.mkdir(parents=True)
     (destination / "copier.yml").write_text(
         "project_name:\n  type: str\n  default: demo\n", encoding="utf-8"
     )
-    (destination / "README.md.jinja").write_text("# {{ project_name }}\n", encoding="utf-8")
+    for number in range(files):
+        name = "README.md.jinja" if number == 0 else f"docs/doc-{number}.md.jinja"
+        (destination / name).parent.mkdir(exist_ok=True)
+        (destination / name).write_text("# {{ project_name }}\n", encoding="utf-8")
     return destination
+
+
+def file_count(project: Path) -> int:
+    return sum(1 for path in project.rglob("*") if path.is_file())
 
 
 def git(path: Path, *args: str) -> None:
@@ -110,9 +120,13 @@ def copy_args(
 def measure_renders(work: Path, repeat: int) -> dict[str, float]:
     floor = floor_template(work / "floor")
     template = snapshot(work / "groundwork")
+    check(copy_args(template, work / "count"))
+    files = file_count(work / "count")
+    floor_n = floor_template(work / "floor-n", files)
     heavy = {k: v if isinstance(v, str) else str(v).replace("'", '"') for k, v in HEAVIEST.items()}
     subjects = {
         "floor": lambda out: copy_args(floor, out),
+        "floor_n": lambda out: copy_args(floor_n, out),
         "default": lambda out: copy_args(template, out),
         "heaviest": lambda out: copy_args(template, out, heavy),
     }
@@ -124,7 +138,8 @@ def measure_renders(work: Path, repeat: int) -> dict[str, float]:
             if round_:  # the first round warms file caches and byte-code
                 times[name].append(seconds)
             shutil.rmtree(out)
-    return {name: statistics.median(values) for name, values in times.items()}
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    return {**medians, "files": files}
 
 
 def measure_update(work: Path, repeat: int) -> dict[str, float]:
@@ -200,6 +215,9 @@ def table(results: dict[str, Any]) -> str:
          f"{results['default']:.2f} s / {floor:.2f} s", "1.5"),
         ("heaviest render / one-file floor", results["heaviest"] / floor,
          f"{results['heaviest']:.2f} s / {floor:.2f} s", "2.0"),
+        (f"default render / floor with the same {results['files']} files (no Jinja logic)",
+         results["default"] / results["floor_n"],
+         f"{results['default']:.2f} s / {results['floor_n']:.2f} s", ""),
         ("copier update / copier copy (default, from git)",
          results["update"] / results["copy_git"],
          f"{results['update']:.2f} s / {results['copy_git']:.2f} s", ""),
@@ -232,7 +250,8 @@ def write_docs(text: str, command: str) -> None:
     after = rest.split(END, 1)[1]
     block = (
         f"{BEGIN}\nLatest run ({time.strftime('%Y-%m-%d')}, `{command}`, "
-        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}):\n\n{text}\n\n{END}"
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+        f"Python {sys.version.split()[0]}):\n\n{text}\n\n{END}"
     )
     DOCS_PAGE.write_text(before + block + after, encoding="utf-8")
 
