@@ -18,6 +18,8 @@ from helpers import run, tool
 from matrix import ROOT, choices, questionnaire
 
 SITE = ROOT / "site"
+# One build per run: every test of this module on the same xdist worker.
+pytestmark = pytest.mark.xdist_group("docs")
 
 
 @pytest.fixture(scope="module")
