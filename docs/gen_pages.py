@@ -155,8 +155,7 @@ def questionnaire_page() -> str:
             if spec.get("multiselect")
             else ("one of the choices" if "choices" in spec else spec.get("type", "str"))
         )
-        lines += [f"## `{name}`", "", help_text, "", "| | |", "| --- | --- |"]
-        lines.append(f"| Type | {kind} |")
+        lines += [f"## `{name}`", "", help_text, "", f"| Type | {kind} |", "| --- | --- |"]
         lines.append(f"| Default | {md_cell(shown.strip())} |")
         if "when" in spec:
             lines.append(f"| Asked when | {md_cell(spec['when'])} |")
@@ -198,15 +197,16 @@ def questionnaire_page() -> str:
 MANAGER_FILES = {"pyproject.toml"}
 
 
-def manager_tables() -> tuple[str, str]:
+def manager_tables() -> dict[str, str]:
     managers = table("managers").managers
     ci = table("ci").ci
     native = table("languages").native_install
     backends = table("managers").backends
     facts = [
-        "| Manager | Family | Files besides pyproject.toml | Commit | Python from | Dev tools in | Backend |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| Manager | Family | Files besides pyproject.toml | Commit | Build backend |",
+        "| --- | --- | --- | --- | --- |",
     ]
+    python = ["| Manager | Python comes from | Dev tools are listed in |", "| --- | --- | --- |"]
     limits = ["| Manager | What it cannot do |", "| --- | --- |"]
     commands = ["| Manager | Lock (new repository) | Install | Test |", "| --- | --- | --- | --- |"]
     base = rendered_paths(complete({"dependency_manager": "uv"}))
@@ -214,10 +214,12 @@ def manager_tables() -> tuple[str, str]:
         m = managers[key]
         files = rendered_paths(complete({"dependency_manager": key})) - base
         facts.append(
-            f"| {m['label']} (`{key}`) | {m['family']} | {', '.join(code(f) for f in sorted(files)) or '-'} "
-            f"| {', '.join(code(f) for f in m['lockfiles'])} | {md_cell(m['python_from'])} "
-            f"| {md_cell(m['dev_in'])} | {code(backends[m['backend']]['build_backend'])} |"
+            f"| {m['label']} (`{key}`) | {m['family']} "
+            f"| {', '.join(code(f) for f in sorted(files)) or '-'} "
+            f"| {', '.join(code(f) for f in m['lockfiles'])} "
+            f"| {code(backends[m['backend']]['build_backend'])} |"
         )
+        python.append(f"| {m['label']} | {md_cell(m['python_from'])} | {md_cell(m['dev_in'])} |")
         cannot = []
         if m["family"] == "conda":
             cannot.append("lock or install without conda-forge (no offline solve)")
@@ -244,7 +246,12 @@ def manager_tables() -> tuple[str, str]:
             f"| {m['label']} | {fill(m['prepare'] + m['lock'])} | {fill(m['install'])} "
             f"| {code(m['test'])} |"
         )
-    return "\n".join(facts) + "\n\n" + "\n".join(limits), "\n".join(commands)
+    return {
+        "managers-files": "\n".join(facts),
+        "managers-python": "\n".join(python),
+        "managers-limits": "\n".join(limits),
+        "managers-commands": "\n".join(commands),
+    }
 
 
 def languages_table() -> str:
@@ -474,9 +481,8 @@ def screen_rows(session: Any) -> str:
 def main() -> None:
     GENERATED.mkdir(parents=True, exist_ok=True)
     write(REFERENCE / "questionnaire.md", questionnaire_page())
-    facts, commands = manager_tables()
-    write(GENERATED / "managers-facts.md", facts)
-    write(GENERATED / "managers-commands.md", commands)
+    for name, text in manager_tables().items():
+        write(GENERATED / f"{name}.md", text)
     write(GENERATED / "languages.md", languages_table())
     write(GENERATED / "docker-uv.md", dockerfile_diagram({}))
     write(GENERATED / "docker-conda-poetry.md", dockerfile_diagram({"extra_languages": ["r"]}))
