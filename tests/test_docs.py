@@ -26,56 +26,58 @@ DOCS = ROOT / "docs"
 # mermaid 11 (12, which the site loads in the browser, needs Node 22) and a DOM for it.
 MERMAID_PACKAGES = {"mermaid": "11.17.2", "jsdom": "25.0.1"}
 MERMAID_DIR = ROOT / ".cache" / "mermaid"
-# One build per run: every test of this module on the same xdist worker.
-pytestmark = pytest.mark.xdist_group("docs")
+MERMAID_SCRIPT = ROOT / "tests" / "mermaid_check.mjs"
+PAGES = [
+    "index.html",
+    "getting-started/index.html",
+    "reference/questionnaire/index.html",
+    "managers/index.html",
+    "languages/index.html",
+    "docker/index.html",
+    "deploy/index.html",
+    "troubleshooting/index.html",
+    "benchmarks/index.html",
+    "design/index.html",
+    "ci-and-deploy/index.html",
+]
 
 
-@pytest.fixture(scope="module")
-def built() -> Path:
+def test_docs_site_builds_strict_with_generated_pages(mermaid_modules: Path) -> None:
+    """One build (it writes into docs/ and site/), then everything that depends on it."""
     tool("zensical")
-    run([sys.executable, str(ROOT / "docs" / "gen_pages.py")], cwd=ROOT, timeout=600)
-    return SITE
+    run([sys.executable, str(DOCS / "gen_pages.py")], cwd=ROOT, timeout=600)
 
-
-def test_strict_build_has_every_page(built: Path) -> None:
-    for page in [
-        "index.html",
-        "getting-started/index.html",
-        "reference/questionnaire/index.html",
-        "managers/index.html",
-        "languages/index.html",
-        "docker/index.html",
-        "deploy/index.html",
-        "troubleshooting/index.html",
-        "benchmarks/index.html",
-        "design/index.html",
-        "ci-and-deploy/index.html",
-    ]:
-        html = (built / page).read_text(encoding="utf-8")
+    for page in PAGES:
+        html = (SITE / page).read_text(encoding="utf-8")
         # An include that did not happen would stay as a paragraph of its own.
         assert not re.search(r"<p>\s*--8&lt;--", html), f"{page}: a snippet was not included"
 
-
-def test_questionnaire_reference_lists_every_question_and_choice(built: Path) -> None:
-    page = (ROOT / "docs" / "reference" / "questionnaire.md").read_text(encoding="utf-8")
-    headings = re.findall(r"^## `(\w+)`$", page, re.MULTILINE)
-    assert headings == list(questionnaire())
+    # The questionnaire reference: every question in order, its help and every choice.
+    reference = (DOCS / "reference" / "questionnaire.md").read_text(encoding="utf-8")
+    assert re.findall(r"^## `(\w+)`$", reference, re.MULTILINE) == list(questionnaire())
     for name, spec in questionnaire().items():
-        section = page.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
+        section = reference.split(f"## `{name}`", 1)[1].split("\n## ", 1)[0]
         assert " ".join(str(spec["help"]).split()) in section
         if "choices" in spec:
             for value in choices(name):
                 assert f"| `{value}` |" in section, (name, value)
 
-
-def test_terminal_picture_is_a_recorded_session(built: Path) -> None:
-    svg = (built / "assets" / "questionnaire.svg").read_text(encoding="utf-8")
+    # The terminal picture is a recorded session of this questionnaire.
+    svg = (SITE / "assets" / "questionnaire.svg").read_text(encoding="utf-8")
     assert svg.startswith("<svg")
     text = re.sub(r"<[^>]+>", "", svg).replace("&#x27;", "'")
     for name in ["project_name", "project_kind", "deploy_target"]:
         first_line = str(questionnaire()[name]["help"]).splitlines()[0]
         assert first_line.split(" (")[0] in text, name
     assert "Churn Model" in text
+
+    # Mermaid draws diagrams in the browser: parse each one here, so none fails there.
+    sources = sorted(DOCS.glob("*.md")) + sorted((DOCS / ".generated").glob("*.md"))
+    with_diagrams = [path for path in sources if "```mermaid" in path.read_text(encoding="utf-8")]
+    assert len(with_diagrams) >= 5, with_diagrams
+    result = run(["node", str(MERMAID_SCRIPT), str(mermaid_modules), *map(str, with_diagrams)])
+    assert "FAIL" not in result.stdout
+    assert result.stdout.count("ok ") >= len(with_diagrams)
 
 
 def test_readme_links_to_the_docs() -> None:
@@ -84,7 +86,7 @@ def test_readme_links_to_the_docs() -> None:
     assert "docs/gen_pages.py" in readme
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mermaid_modules() -> Path:
     """node_modules with mermaid and jsdom, installed once (file-locked for xdist)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
@@ -104,23 +106,11 @@ def mermaid_modules() -> Path:
     return modules
 
 
-def test_every_diagram_parses(built: Path, mermaid_modules: Path) -> None:
-    """Mermaid draws diagrams in the browser: parse each one here, so none fails there."""
-    sources = sorted(DOCS.glob("*.md")) + sorted((DOCS / ".generated").glob("*.md"))
-    with_diagrams = [path for path in sources if "```mermaid" in path.read_text(encoding="utf-8")]
-    assert len(with_diagrams) >= 5, with_diagrams
-    script = ROOT / "tests" / "mermaid_check.mjs"
-    result = run(["node", str(script), str(mermaid_modules), *map(str, with_diagrams)])
-    assert "FAIL" not in result.stdout
-    assert result.stdout.count("ok ") >= len(with_diagrams)
-
-
 def test_a_broken_diagram_is_caught(mermaid_modules: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.md"
     broken.write_text("```mermaid\nflowchart LR\n  a -->|x|\n```\n", encoding="utf-8")
-    script = ROOT / "tests" / "mermaid_check.mjs"
     result = subprocess.run(
-        ["node", str(script), str(mermaid_modules), str(broken)],
+        ["node", str(MERMAID_SCRIPT), str(mermaid_modules), str(broken)],
         capture_output=True, text=True, check=False, timeout=120,
     )  # fmt: skip
     assert result.returncode == 1
