@@ -183,7 +183,7 @@ def setup(tmp_path: Path) -> tuple[Runner, Path, Path]:
 
 
 def test_template_update_workflow_steps(setup: tuple[Runner, Path, Path]) -> None:
-    runner, _project, _template = setup
+    runner, _project, template = setup
 
     # Week 1, without a token that may push workflow changes: the update touches ci.yml,
     # so the job stops with the message the README explains, and pushes nothing.
@@ -193,7 +193,7 @@ def test_template_update_workflow_steps(setup: tuple[Runner, Path, Path]) -> Non
     assert pushed.returncode != 0
     assert "::error::This update changes .github/workflows/" in pushed.stdout
     assert runner.branch_head() == ""
-    assert not [call for call in runner.gh_calls() if call.startswith("pr ")]
+    assert [call for call in runner.gh_calls() if call.startswith(("pr edit", "pr create"))] == []
 
     # Week 2, with the token: one branch, one commit by the bot, one pull request.
     outputs, pushed = runner.week(token=True)
@@ -263,15 +263,41 @@ def test_template_update_workflow_steps(setup: tuple[Runner, Path, Path]) -> Non
     assert pushed.returncode == 0, pushed.stderr
     assert "::warning::" in pushed.stdout
     assert runner.branch_head() == resolved_head
-    assert runner.gh_calls() == ["auth setup-git"]
+    assert [call for call in runner.gh_calls() if call.startswith(("pr edit", "pr create"))] == []
 
-    # The pull request is merged: the next run finds nothing to do.
+    # The pull request is merged (its branch, whose last commit is ours, stays): nothing
+    # to propose until the template releases again; then a new pull request.
     tr.git(resolve, "switch", "--quiet", "main")
     tr.git(resolve, "merge", "--quiet", "--ff-only", BRANCH)
     tr.git(resolve, "push", "--quiet", "origin", "main")
+    runner.gh_state.unlink()
     outputs, pushed = runner.week(token=True)
     assert outputs == {"changed": "false"}
     assert pushed is None
+
+    readme_template = template / "template" / "README.md.jinja"
+    words = readme_template.read_text(encoding="utf-8")
+    assert words.count("run the tests and commit.") == 1
+    readme_template.write_text(
+        words.replace("run the tests and commit.", "run the tests, then commit."),
+        encoding="utf-8",
+    )
+    tr.commit_all(template, "template v1.3.0")
+    tr.git(template, "tag", "v1.3.0")
+    runner.gh_log.unlink()
+    outputs, pushed = runner.week(token=False)
+    assert pushed is not None
+    assert pushed.returncode == 0, pushed.stderr
+    fresh_head = runner.branch_head()
+    assert tr.git(runner.origin, "log", "-1", "--format=%ae", fresh_head).strip() == BOT
+    assert (
+        tr.git(runner.origin, "rev-parse", f"{fresh_head}~1").strip()
+        == tr.git(runner.origin, "rev-parse", "main").strip()
+    )
+    assert [call.split()[:2] for call in runner.gh_calls() if call.startswith("pr ")] == [
+        ["pr", "list"],
+        ["pr", "create"],
+    ]
 
 
 def test_the_pull_request_job_alone_holds_write_scopes(setup: tuple[Runner, Path, Path]) -> None:
