@@ -9,7 +9,9 @@
 const { readFileSync } = require("node:fs");
 const { join } = require("node:path");
 
-const BATCH = 25;
+// Files per instance: with more (25 did, once each render had template-update.yml), the
+// old build also starts reporting nonsense ("invalid job ID") before it traps.
+const BATCH = 12;
 
 async function main() {
   const [modules, engine, ...files] = process.argv.slice(2);
