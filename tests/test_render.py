@@ -20,6 +20,7 @@ ALWAYS = [
     ".dockerignore",
     ".github/dependabot.yml",
     ".github/workflows/ci.yml",
+    ".github/workflows/template-update.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
     ".python-version",
