@@ -50,6 +50,9 @@ def expected_conditional(answers: Answers) -> dict[str, bool]:
         "tests/test_cli.py": kind == "pipeline",
         "src/{pkg}/__main__.py": kind != "service",
         "tests/test_main.py": kind == "library",
+        "src/{pkg}/dataset.py": kind == "pipeline",
+        "infra/aws.yml": answers["deploy_target"] == "aws",
+        "tests/test_glue_table.py": kind == "pipeline" and answers["deploy_target"] == "aws",
     }
 
 
