@@ -25,6 +25,7 @@ deploy passes one through the stack's BatchServiceRoleArn parameter.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import uuid
@@ -157,11 +159,9 @@ def checkov() -> str:
     """checkov from its own venv under .cache/checkov (its pins clash with the dev group)."""
     venv = ROOT / ".cache" / "checkov"
     executable = venv / "bin" / "checkov"
-    group = lockers.tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    group = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     requirements = group["dependency-groups"]["checkov"]
     stamp = venv / "requirements.json"
-    import fcntl
-
     venv.parent.mkdir(parents=True, exist_ok=True)
     with (venv.parent / "checkov.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
