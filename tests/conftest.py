@@ -1,4 +1,4 @@
-"""Shared fixtures: each combination rendered once per session; strict mode.
+"""Shared fixtures: each combination rendered once per test run; strict mode.
 
 Tiers: unmarked tests are the fast tier; `install` and `docker` mark the slow ones.
 See helpers.py for strict mode (GROUNDWORK_STRICT=1).
@@ -6,7 +6,11 @@ See helpers.py for strict mode (GROUNDWORK_STRICT=1).
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 import shutil
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,33 +19,50 @@ from helpers import OFFLINE_SKIP, STRICT
 from matrix import Answers, combo_id, complete
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pytest_copie.plugin import Copie
 
 
 class Renders:
-    """Renders each combination at most once per session (per xdist worker)."""
+    """Renders each combination at most once per test session, shared by the xdist workers.
 
-    def __init__(self, copie: Copie) -> None:
+    The first worker that needs a combination renders it under a file lock and records
+    where; the others reuse that directory. pytest keeps every worker's base directory
+    until a later session, so the path stays valid for the whole run, whichever worker
+    the scheduler sends a test to.
+    """
+
+    def __init__(self, copie: Copie, shared: Path) -> None:
         self._copie = copie
+        self._shared = shared
         self._done: dict[str, Path] = {}
 
     def __call__(self, answers: Answers) -> Path:
         full = complete(answers)
         key = combo_id(full) + repr(sorted(full.items()))
         if key not in self._done:
-            result = self._copie.copy(extra_answers=full)
-            if result.exit_code != 0 or result.project_dir is None:
-                pytest.fail(f"render failed for {combo_id(full)}: {result.exception!r}")
-            self._done[key] = result.project_dir
+            digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+            record = self._shared / f"{digest}.path"
+            with (self._shared / f"{digest}.lock").open("w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if record.is_file():
+                    self._done[key] = Path(record.read_text(encoding="utf-8"))
+                else:
+                    result = self._copie.copy(extra_answers=full)
+                    if result.exit_code != 0 or result.project_dir is None:
+                        pytest.fail(f"render failed for {combo_id(full)}: {result.exception!r}")
+                    record.write_text(str(result.project_dir), encoding="utf-8")
+                    self._done[key] = result.project_dir
         return self._done[key]
 
 
 @pytest.fixture(scope="session")
-def render(copie_session: Copie) -> Renders:
+def render(copie_session: Copie, tmp_path_factory: pytest.TempPathFactory) -> Renders:
     """`render(answers) -> Path` of the rendered project (shared; do not modify it)."""
-    return Renders(copie_session)
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base directory sits in the run's common directory.
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "renders"
+    shared.mkdir(parents=True, exist_ok=True)
+    return Renders(copie_session, shared)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pytest
+import yaml
 
 from matrix import ROOT, Answers, combo_id
 
@@ -87,3 +88,23 @@ def include_module(name: str) -> Any:
         extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
     )
     return env.get_template(f"includes/{name}.jinja").module
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short forms (`!Sub x`) read as long ones (`{"Fn::Sub": x}`)."""
+
+
+def _cloudformation_function(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _cloudformation_function)

@@ -243,3 +243,104 @@ def _install_conda_side(project: Path, manager: str, python: str) -> None:
         project,
         python,
     )
+
+
+# --- a user's runtime dependency, and whether the lock still matches ----------------------
+
+
+def runtime_dependencies(project: Path) -> set[str]:
+    """Normalized names in pyproject.toml's `[project] dependencies`."""
+    data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    return {re.sub(r"[-_.]+", "-", _name(spec)) for spec in data["project"]["dependencies"]}
+
+
+def add_dependency(project: Path, manager: str, python: str, spec: str) -> None:
+    """Add a runtime dependency the way README.md says for the manager, lock included.
+
+    With an `add` command (managers.jinja) that command; otherwise an edit of
+    pyproject.toml's `dependencies` and the `lock` commands. The conda family lists it in
+    its own file as well (environment.yml; pixi.toml, for a conda-forge build), which
+    cannot be solved here; conda-poetry's `poetry add` only locks (`--lock`), since
+    installing needs the conda environment.
+    """
+    table = managers()[manager]
+    if table["add"] and manager in PYPI_MANAGERS:
+        manager_tool(manager)
+        shell(fill(table["add"], python).replace("{package}", shlex.quote(spec)), project, python)
+        return
+    if manager == "conda-poetry":
+        in_conda_env(f"poetry add --lock {shlex.quote(spec)}", project, python)
+        return
+    _append_dependency(project / "pyproject.toml", spec)
+    if manager == "conda":
+        path = project / "environment.yml"
+        path.write_text(path.read_text(encoding="utf-8") + f"  - {spec}\n", encoding="utf-8")
+    elif manager == "pixi":
+        path = project / "pixi.toml"
+        text = path.read_text(encoding="utf-8")
+        name, version = re.fullmatch(r"([A-Za-z0-9._-]+)(.*)", spec).groups()  # type: ignore[union-attr]
+        entry = f'{name} = "{version or "*"}"\n'
+        path.write_text(text.replace("\n[pypi-dependencies]", f"{entry}\n[pypi-dependencies]", 1))
+    if manager in PYPI_MANAGERS:
+        for command in _prepare(table) + table["lock"]:
+            shell(fill(command, python), project, python)
+
+
+def _append_dependency(pyproject: Path, spec: str) -> None:
+    text = pyproject.read_text(encoding="utf-8")
+    if "dependencies = []\n" in text:
+        text = text.replace("dependencies = []\n", f'dependencies = ["{spec}"]\n', 1)
+    else:
+        assert text.count("\ndependencies = [\n") == 1, "pyproject.toml: no dependencies list"
+        text = text.replace("\ndependencies = [\n", f'\ndependencies = [\n  "{spec}",\n', 1)
+    pyproject.write_text(text, encoding="utf-8")
+
+
+def lock_check(project: Path, manager: str, python: str) -> None:
+    """The lockfile still matches the manifests: the manager's own check where it has one
+    (uv, Poetry, PDM; Pipenv's covers the Pipfile), for pip a relock that must change
+    nothing, and every runtime dependency of pyproject.toml in the lockfile. The conda
+    family's files cannot be solved here; conda-poetry's poetry.lock is checked."""
+    table = managers()[manager]
+    checks = {
+        "uv": ["uv lock --check"],
+        "poetry": ["poetry check --lock"],
+        "conda-poetry": ["poetry check --lock"],
+        "pdm": ["pdm lock --check"],
+        "pipenv": ["pipenv verify"],
+    }
+    if manager == "pip":
+        before = {name: (project / name).read_bytes() for name in table["lockfiles"]}
+        for command in _prepare(table) + table["lock"]:
+            shell(fill(command, python), project, python)
+        after = {name: (project / name).read_bytes() for name in table["lockfiles"]}
+        assert after == before, "pip-compile changed the committed requirements files"
+    for command in checks.get(manager, []):
+        if manager == "conda-poetry":
+            in_conda_env(command, project, python)
+            continue
+        manager_tool(command.split()[0])
+        shell(command, project, python)
+    if manager in {"conda", "pixi"}:
+        return
+    locked = (project / table["lockfile"]).read_text(encoding="utf-8").lower()
+    for name in runtime_dependencies(project):
+        assert re.search(rf"\b{re.escape(name)}\b", re.sub(r"[_.]", "-", locked)), (
+            f"{name} is not in {table['lockfile']}"
+        )
+
+
+def in_conda_env(command: str, project: Path, python: str) -> subprocess.CompletedProcess[str]:
+    """A Poetry command of conda-poetry's README, in its activated conda environment.
+
+    That environment cannot be created here; a venv of the same Python beside the project,
+    activated the same way (VIRTUAL_ENV and PATH), stands in for it: poetry.toml turns off
+    Poetry's own virtualenvs, so Poetry uses the active environment, as it uses conda's.
+    """
+    poetry = manager_tool("poetry")
+    venv = project.parent / f"{project.name}-conda-env"
+    if not (venv / "bin" / "python").exists():
+        uv = manager_tool("uv")
+        shell(f"{uv} venv --quiet --python {python_path(python)} {venv}", project, python)
+    activate = f'VIRTUAL_ENV="{venv}" PATH="{venv}/bin:$PATH" '
+    return shell(activate + command.replace("poetry", poetry, 1), project, python)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import params, run, tool
+from helpers import CloudFormationLoader, params, run, tool
 from matrix import Answers, all_static_renders, complete
 
 RENDERS = params(all_static_renders())
@@ -20,6 +20,7 @@ ALWAYS = [
     ".dockerignore",
     ".github/dependabot.yml",
     ".github/workflows/ci.yml",
+    ".github/workflows/template-update.yml",
     ".gitignore",
     ".pre-commit-config.yaml",
     ".python-version",
@@ -50,6 +51,9 @@ def expected_conditional(answers: Answers) -> dict[str, bool]:
         "tests/test_cli.py": kind == "pipeline",
         "src/{pkg}/__main__.py": kind != "service",
         "tests/test_main.py": kind == "library",
+        "src/{pkg}/dataset.py": kind == "pipeline",
+        "infra/aws.yml": answers["deploy_target"] == "aws",
+        "tests/test_glue_table.py": kind == "pipeline" and answers["deploy_target"] == "aws",
     }
 
 
@@ -81,7 +85,9 @@ def test_outputs_parse_and_read_clean(render, answers: Answers) -> None:
         if path.suffix == ".toml" or path.name == "Pipfile":
             tomllib.loads(text)
         elif path.suffix in {".yml", ".yaml"}:
-            yaml.safe_load(text)
+            # infra/ holds CloudFormation, whose !Ref and !Sub tags are its own.
+            loader = CloudFormationLoader if path.parent.name == "infra" else yaml.SafeLoader
+            yaml.load(text, Loader=loader)
         elif path.suffix == ".json":
             json.loads(text)
         if path.name == "py.typed":

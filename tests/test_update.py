@@ -1,123 +1,310 @@
-"""Fast tier: `copier update` brings template changes into a project without losing edits.
+"""Fast tier: `copier update` from an older release of the template, as users run it.
 
-The template is snapshotted into a throwaway git repository (tags v1, v2) so that the
-test exercises Copier's real update path: re-render the old version, diff, apply to the
-new one.
+A throwaway repository holds two releases of the template (tests/template_repo.py):
+OLD_TAG, an older state with the differences a real release brings, and NEW_TAG, today's
+template. Projects are rendered at OLD_TAG, committed, edited the way users edit them,
+then updated. No dependency manager runs here: test_update_managers.py does that for
+every manager in the install tier.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
+import template_repo as tr
 from helpers import run, tool
 from matrix import BASE, ROOT
 
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "groundwork tests",
-    "GIT_AUTHOR_EMAIL": "tests@example.com",
-    "GIT_COMMITTER_NAME": "groundwork tests",
-    "GIT_COMMITTER_EMAIL": "tests@example.com",
-}
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PACKAGE = BASE["package_name"]
+ANSWERS = {**BASE}
 
 
-def git(cwd: Path, *args: str) -> str:
-    return run(["git", *args], cwd=cwd, env=GIT_ENV).stdout
-
-
-def snapshot_template(target: Path) -> Path:
-    """Copy the template as it is in the working tree (committed or not) into a new repo."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        source = ROOT / name
-        if source.is_file() and not name.startswith(("tests/", "benchmarks/")):
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    git(target, "init", "-q", "-b", "main")
-    git(target, "add", "-A")
-    git(target, "commit", "-q", "-m", "template v1")
-    git(target, "tag", "v1")
-    return target
-
-
-def copier(*args: str, cwd: Path | None = None) -> None:
-    run([tool("copier"), *args], cwd=cwd, env=GIT_ENV)
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tr.build(tmp_path_factory.mktemp("template") / "groundwork")
 
 
 @pytest.fixture
-def template_and_project(tmp_path: Path) -> tuple[Path, Path]:
-    template = snapshot_template(tmp_path / "template")
-    project = tmp_path / "project"
-    data = [f"--data={key}={value}" for key, value in BASE.items()]
-    copier("copy", "--defaults", "--vcs-ref=v1", *data, str(template), str(project))
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "start from groundwork v1")
-    return template, project
+def project(template: Path, tmp_path: Path) -> Path:
+    return tr.render(template, ANSWERS, tmp_path / "project", tr.OLD_TAG, init=True)
 
 
-def test_update_merges_template_change_and_keeps_user_edits(
-    template_and_project: tuple[Path, Path],
+def head(project: Path) -> str:
+    return tr.git(project, "rev-parse", "HEAD").strip()
+
+
+def answers_of(project: Path) -> dict[str, object]:
+    return dict(yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8")))
+
+
+def test_update_is_a_fresh_render_plus_the_users_hunks(
+    template: Path, project: Path, tmp_path: Path
 ) -> None:
-    template, project = template_and_project
-    # The user edits the generated README and adds code of their own.
-    readme = project / "README.md"
-    readme.write_text(readme.read_text(encoding="utf-8") + "\n## Our notes\n\nKeep me.\n")
-    (project / "src" / "demo_project" / "extra.py").write_text('"""Ours."""\n')
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "our edits")
+    fresh = tr.render(template, ANSWERS, tmp_path / "fresh", tr.NEW_TAG)
+    start = head(project)
+    tr.add_dependency_to_pyproject(project)
+    tr.edit_like_a_user(project, PACKAGE, [fresh])
+    tr.commit_all(project, "our edits")
+    edited = head(project)
 
-    # The template improves a file the user did not touch.
-    gitignore = template / "template" / ".gitignore.jinja"
-    gitignore.write_text(gitignore.read_text(encoding="utf-8") + "\n# Data files\n*.parquet\n")
-    git(template, "commit", "-q", "-am", "template v2")
-    git(template, "tag", "v2")
+    tr.update(project)
 
-    copier("update", "--defaults", "--vcs-ref=v2", cwd=project)
+    assert tr.conflicted(project) == []
+    assert tr.files_with_markers(project) == []
+    expected = tr.expected_after_update(
+        project, start, edited, fresh, PACKAGE, tmp_path / "expected"
+    )
+    assert tr.listed_files(project) == expected
+    assert answers_of(project)["_commit"] == tr.NEW_TAG
+    # Spelled out: each template change arrived, each user edit stayed.
+    ci = (project / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    assert tr.OLD_CHECKOUT_PIN not in ci
+    assert f"- name: {tr.NEW_CI_STEP}" in ci
+    assert ci.endswith(tr.USER_CI_STEP)
+    assert (project / tr.NEW_FILE).is_file()
+    assert not (project / tr.REMOVED_FILE).exists()
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    assert tr.OLD_README_SECTION not in readme
+    assert tr.USER_README_LINE in readme
+    assert tr.USER_DOCKERFILE_LINE in (project / "Dockerfile").read_text(encoding="utf-8")
+    assert tr.DEPENDENCY_SPEC in (project / "pyproject.toml").read_text(encoding="utf-8")
+    assert (project / "src" / PACKAGE / "formats.py").read_text() == tr.USER_MODULE
+    core = (project / "src" / PACKAGE / "core.py").read_text(encoding="utf-8")
+    assert core.startswith(tr.OLD_CORE_DOCSTRING), "core.py is the user's: never updated"
 
-    assert "*.parquet" in (project / ".gitignore").read_text(encoding="utf-8")
-    assert "Keep me." in readme.read_text(encoding="utf-8")
-    assert (project / "src" / "demo_project" / "extra.py").is_file()
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
-    assert answers["_commit"] == "v2"
-    status = git(project, "status", "--porcelain")
-    assert "<<<<<<<" not in "".join(
-        path.read_text(encoding="utf-8", errors="replace")
-        for path in project.rglob("*")
-        if path.is_file() and ".git" not in path.parts
-    ), status
 
-
-def test_update_with_a_new_answer_rewrites_the_pins(
-    template_and_project: tuple[Path, Path],
+def test_an_edit_of_a_line_the_template_changed_gives_inline_conflict_markers(
+    template: Path, project: Path, tmp_path: Path
 ) -> None:
-    _template, project = template_and_project
-    copier("update", "--defaults", "--data=python_version=3.12", "--vcs-ref=v1", cwd=project)
-    assert (project / ".python-version").read_text(encoding="utf-8").strip() == "3.12"
-    pyproject = (project / "pyproject.toml").read_text(encoding="utf-8")
-    assert 'requires-python = ">=3.12"' in pyproject
+    """The user bumped the checkout action; so did the template."""
+    ours = "actions/checkout@08eba0b27e820071cde6df949e0beb9ba4906955 # v4.3.0"
+    ci = project / ".github" / "workflows" / "ci.yml"
+    ci.write_text(ci.read_text(encoding="utf-8").replace(tr.OLD_CHECKOUT_PIN, ours))
+    tr.commit_all(project, "bump checkout")
+
+    tr.update(project)
+
+    assert tr.conflicted(project) == [".github/workflows/ci.yml"]
+    assert tr.files_with_markers(project) == [".github/workflows/ci.yml"]
+    text = ci.read_text(encoding="utf-8")
+    hunks = re.findall(
+        r"^<<<<<<< before updating\n(.*?)^=======\n(.*?)^>>>>>>> after updating\n",
+        text,
+        re.MULTILINE | re.DOTALL,
+    )
+    assert hunks, text
+    fresh = tr.render(template, ANSWERS, tmp_path / "fresh", tr.NEW_TAG)
+    theirs = (fresh / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    for yours, template_side in hunks:
+        assert ours in yours
+        assert template_side in theirs
+    # git refuses to commit until the conflicts are marked resolved (docs/updating.md).
+    refused = run_git_commit(project)
+    assert refused.returncode != 0
+    assert "unmerged" in refused.stderr + refused.stdout
+    # Resolving as the docs say: keep the lines you want, delete the markers, `git add`.
+    resolved = re.sub(
+        r"^<<<<<<< before updating\n.*?^=======\n(.*?)^>>>>>>> after updating\n",
+        r"\1",
+        text,
+        flags=re.MULTILINE | re.DOTALL,
+    )
+    ci.write_text(resolved, encoding="utf-8")
+    tr.git(project, "add", ".github/workflows/ci.yml")
+    tr.commit_all(project, "update from the template")
+    assert resolved == theirs
 
 
-def test_update_without_changes_is_a_no_op(template_and_project: tuple[Path, Path]) -> None:
-    _template, project = template_and_project
-    copier("update", "--defaults", "--vcs-ref=v1", cwd=project)
-    assert git(project, "status", "--porcelain") == ""
+def run_git_commit(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "commit", "--quiet", "--message", "too early"],
+        cwd=project,
+        env={**os.environ, **tr.GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
-def test_switching_manager_removes_its_files(template_and_project: tuple[Path, Path]) -> None:
-    _template, project = template_and_project
-    copier("update", "--defaults", "--data=dependency_manager=pipenv", "--vcs-ref=v1", cwd=project)
+def test_the_users_own_files_are_never_written_recreated_or_deleted(
+    template: Path, project: Path
+) -> None:
+    owned = tr.user_owned_paths(PACKAGE)
+    assert owned == {
+        f"src/{PACKAGE}/__init__.py",
+        f"src/{PACKAGE}/core.py",
+        "tests/test_core.py",
+        "docs/index.md",
+    }
+    core = project / "src" / PACKAGE / "core.py"
+    ours = (
+        core.read_text(encoding="utf-8") + '\n\ndef ours() -> int:\n    """Ours."""\n    return 1\n'
+    )
+    core.write_text(ours, encoding="utf-8")
+    (project / "tests" / "test_core.py").unlink()
+    (project / "docs" / "index.md").unlink()
+    init = (project / "src" / PACKAGE / "__init__.py").read_text(encoding="utf-8")
+    tr.commit_all(project, "our code")
+
+    # The template changed core.py between the releases; an answer change below would
+    # change __init__.py and docs/index.md too (both render the project's name).
+    tr.update(project)
+    tr.commit_all(project, "update")
+    tr.update(project, "--data=description=Scores for the weekly report")
+
+    assert tr.conflicted(project) == []
+    assert core.read_text(encoding="utf-8") == ours
+    assert not (project / "tests" / "test_core.py").exists()
+    assert not (project / "docs" / "index.md").exists()
+    assert (project / "src" / PACKAGE / "__init__.py").read_text(encoding="utf-8") == init
+    assert answers_of(project)["description"] == "Scores for the weekly report"
+
+
+def test_a_deleted_template_file_stays_deleted(project: Path) -> None:
+    """The user runs CI elsewhere and deleted ci.yml; the template changed it since."""
+    (project / ".github" / "workflows" / "ci.yml").unlink()
+    tr.commit_all(project, "we use another CI")
+    tr.update(project)
+    assert not (project / ".github" / "workflows" / "ci.yml").exists()
+    assert (project / tr.NEW_FILE).is_file(), "a new template file still arrives"
+
+
+def test_an_answer_change_removes_the_files_it_no_longer_calls_for(project: Path) -> None:
+    deploy = project / ".github" / "workflows" / "deploy.yml"
+    assert deploy.is_file()
+    node = project / "src" / PACKAGE / "node" / "report.js"
+    tr.update(project, f"--vcs-ref={tr.NEW_TAG}", '--data=extra_languages=["node"]')
+    assert node.is_file()
+    assert (project / "tests" / "test_report.py").is_file()
+    tr.commit_all(project, "add Node.js")
+
+    tr.update(project, "--data=extra_languages=[]", "--data=deploy_target=none")
+    assert not node.exists()
+    assert not (project / "src" / PACKAGE / "report.py").exists()
+    assert not (project / "tests" / "test_report.py").exists()
+    assert not deploy.exists()
+    assert "deploy.yml" not in (project / "README.md").read_text(encoding="utf-8")
+    tr.commit_all(project, "no Node.js, no deployment")
+
+    tr.update(project, "--data=dependency_manager=pipenv")
     assert (project / "Pipfile").is_file()
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "switch to pipenv")
-    copier("update", "--defaults", "--data=dependency_manager=uv", "--vcs-ref=v1", cwd=project)
+    tr.commit_all(project, "switch to pipenv")
+    tr.update(project, "--data=dependency_manager=uv")
     assert not (project / "Pipfile").exists()
+    # The user's own files survive every answer change.
+    for name in tr.user_owned_paths(PACKAGE):
+        assert (project / name).is_file(), name
+
+
+def test_a_new_python_version_moves_every_pin(project: Path) -> None:
+    import test_pins
+
+    tr.update(project, "--data=python_version=3.12")
+    answers = {**ANSWERS, **answers_of(project)}
+    assert answers["python_version"] == "3.12"
+    pins: dict[str, str] = {}
+    for reader in test_pins.PIN_READERS:
+        pins.update(reader(project, answers))
+    assert pins, "no pins read"
+    assert set(pins.values()) == {"3.12"}, pins
+
+
+def test_an_update_without_changes_is_a_no_op(template: Path, tmp_path: Path) -> None:
+    project = tr.render(template, ANSWERS, tmp_path / "current", tr.NEW_TAG, init=True)
+    tr.update(project)
+    assert tr.git(project, "status", "--porcelain") == ""
+
+
+def test_answers_renamed_by_a_release_migrate_without_trust(tmp_path: Path) -> None:
+    """The recipe of docs/releasing.md, applied to a release that renames the question
+    `kind` to `project_kind` and the licence value `GPL-3.0` to `GPL-3.0-or-later`:
+    a project whose answers file predates the rename updates with plain
+    `copier update --defaults` (no --trust, no _migrations)."""
+
+    def older(files: dict[str, bytes]) -> dict[str, bytes]:
+        renamed = {}
+        for name, content in tr.old_state(files).items():
+            text = content.decode()
+            text = re.sub(r"\bproject_kind\b", "kind", text)
+            text = text.replace("GPL-3.0-or-later", "GPL-3.0")
+            renamed[name.replace("GPL-3.0-or-later", "GPL-3.0")] = text.encode()
+        return renamed
+
+    def newer(files: dict[str, bytes]) -> dict[str, bytes]:
+        config = files["copier.yml"].decode()
+        config = tr._replace(
+            config,
+            "project_kind:\n  type: str\n",
+            "project_kind:\n  type: str\n"
+            "  # Renamed from `kind` in v1.1.0: an older answers file still answers it.\n",
+            "project_kind question",
+        )
+        config = tr._replace(
+            config,
+            "  default: library\n",
+            "  default: \"{{ kind if kind is defined else 'library' }}\"\n",
+            "project_kind default",
+        )
+        config = tr._replace(
+            config,
+            "  default: MIT\n",
+            "  # GPL-3.0 was renamed GPL-3.0-or-later in v1.1.0.\n"
+            "  default: \"{{ {'GPL-3.0': 'GPL-3.0-or-later'}.get(license, license)"
+            " if license is defined else 'MIT' }}\"\n",
+            "license default",
+        )
+        return {**files, "copier.yml": config.encode()}
+
+    repo = tmp_path / "groundwork"
+    repo.mkdir()
+    tr.git(repo, "init", "--quiet", "--initial-branch=main")
+    tr._write(repo, older(tr.today()))
+    tr.commit_all(repo, "old")
+    tr.git(repo, "tag", tr.OLD_TAG)
+    tr._write(repo, newer(tr.today()))
+    tr.commit_all(repo, "new")
+    tr.git(repo, "tag", tr.NEW_TAG)
+
+    old_answers = {**ANSWERS, "kind": "service", "license": "GPL-3.0", "deploy_target": "ghcr"}
+    project = tr.render(repo, old_answers, tmp_path / "project", tr.OLD_TAG, init=True)
+    assert answers_of(project)["kind"] == "service"
+
+    tr.update(project)  # no --trust
+
+    answers = answers_of(project)
+    assert answers["project_kind"] == "service"
+    assert answers["license"] == "GPL-3.0-or-later"
+    assert "kind" not in answers
+    assert tr.conflicted(project) == []
+    new_answers = {**ANSWERS, "project_kind": "service", "license": "GPL-3.0-or-later"}
+    new_answers["deploy_target"] = "ghcr"
+    fresh = tr.render(repo, new_answers, tmp_path / "fresh", tr.NEW_TAG)
+    owned = tr.user_owned_paths(PACKAGE)
+    assert {k: v for k, v in tr.listed_files(project).items() if k not in owned} == {
+        k: v for k, v in tr.tree(fresh).items() if k not in owned
+    }
+    # A fresh copy of the new release still defaults as before.
+    default = tr.render(repo, ANSWERS, tmp_path / "default", tr.NEW_TAG)
+    assert answers_of(default)["license"] == "MIT"
+    assert answers_of(default)["project_kind"] == "library"
+
+
+def test_copier_is_pinned_to_one_version() -> None:
+    """includes/update.jinja pins the Copier that rendered repositories run; the
+    template's tests and its README run the same one."""
+    pin = re.search(r'copier_version = "([^"]+)"', (ROOT / "includes" / "update.jinja").read_text())
+    assert pin
+    version = pin.group(1)
+    assert f'"copier=={version}"' in (ROOT / "pyproject.toml").read_text()
+    assert f"copier=={version}" in (ROOT / "README.md").read_text()
+    installed = run([tool("copier"), "--version"]).stdout.split()[-1]
+    assert installed == version

@@ -267,6 +267,8 @@ def test_deploy_reads_documented_variables(render, answers: Answers) -> None:
 MANAGER_COMMANDS = {"uv", "poetry", "pdm", "pipenv", "pixi"}
 # Commands the ubuntu-latest runner image has without a set-up step.
 RUNNER_COMMANDS = {"echo", "exit", "jq", "aws", "az", "sudo", "pipx", "command", "cat"}
+# ... and those template-update.yml runs (git and gh come with the runner image).
+RUNNER_COMMANDS |= {"git", "gh", "sed", "mkdir"}
 FILE_LIKE = re.compile(r"^[\w./*-]+\.(txt|in|yml|yaml|toml|lock|json|cfg|py)$|/")
 
 
@@ -334,12 +336,12 @@ def simple_commands(script: str) -> list[list[str]]:
         else:
             current.append(token)
     commands.append(current)
-    keywords = {"if", "then", "else", "fi", "!", "do", "done"}
+    keywords = {"if", "then", "else", "fi", "!", "do", "done", "{", "}"}
     cleaned = []
     for words in commands:
         while words and words[0] in keywords:
             words = words[1:]
-        if words:
+        if words and words[0] not in {">", ">>"}:  # `} > file` ends a `{ ...; }` group
             cleaned.append(words)
     return cleaned
 
@@ -391,8 +393,8 @@ def check_command(
         assert "python" in provided, "no step sets up Python"
         assert words[1:3] in (["-m", "venv"], ["-m", "pip"]), words
         return
-    if command in RUNNER_COMMANDS:
-        return
+    if command in RUNNER_COMMANDS or command in provided:
+        return  # the runner's, or a tool a set-up step installed (pipx install)
     # a tool from an activated (conda) environment
     assert "conda-env" in provided, f"unknown command {command}"
     assert normalize(command) in tools, f"{command} is not installed by the environment"
