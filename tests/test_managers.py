@@ -87,8 +87,10 @@ def test_conda_family_python_side(render_copy, answers: Answers) -> None:  # typ
     project = render_copy(full)
     lockers.install(project, manager, python)
     check_environment(project, manager, full)
+    # nox's checks and docs tasks run these in the activated environment (pixi: `pixi run`).
     for command in ["pytest", "ruff check .", "ruff format --check .", "mypy"]:
         lockers.env_run(project, manager, command.split())
+    lockers.env_run(project, manager, ["zensical", "build", "--strict"])
 
 
 @cache
