@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from test_dockerfiles import table
 
-from helpers import OFFLINE_SKIP, params, run
+from helpers import BIN, OFFLINE_SKIP, params, run
 from lockers import PYPI_MANAGERS, lock, managers, python_path
 from matrix import Answers, choices, combo_id, complete, questionnaire
 
@@ -470,3 +470,37 @@ def test_dev_container_runs_the_tests(
         assert re.search(r"^\d+ passed", result.stdout, re.MULTILINE), output[-3000:]
     finally:
         subprocess.run([*docker_cli(), "rmi", "--force", tag], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("answers", params([complete({})]))
+def test_image_task_builds_and_runs(
+    docker_ready, render_copy, answers: Answers, tmp_path: Path
+) -> None:
+    """README's `nox -s image`: the task's own `docker build` and `docker run`. A `docker`
+    first on PATH hands `build` to GROUNDWORK_DOCKER_BUILD (the offline helper here) and
+    everything else to the docker client, as the other tests here do."""
+    full = complete(answers)
+    project = render_copy(full)
+    lock(project, full["dependency_manager"], full["python_version"])
+    shim = tmp_path / "bin" / "docker"
+    shim.parent.mkdir()
+    build = " ".join(shlex.quote(word) for word in build_cli())
+    client = " ".join(shlex.quote(word) for word in docker_cli())
+    shim.write_text(
+        f'#!/bin/bash\nif [ "$1" = build ]; then shift; exec {build} "$@"; fi\nexec {client} "$@"\n',
+        encoding="utf-8",
+    )
+    shim.chmod(0o755)
+    image = full["package_name"].replace("_", "-")
+    path = os.pathsep.join([str(shim.parent), str(BIN), os.environ["PATH"]])
+    try:
+        result = run(
+            ["nox", "-s", "image"], cwd=project, env={"PATH": path, "DOCKER_BUILDKIT": "1"}
+        )
+        printed = [line for line in (result.stdout + result.stderr).splitlines() if line[:1] == "{"]
+        assert len(printed) == 1, result.stdout + result.stderr
+        output = json.loads(printed[0])
+        assert output["package"] == full["package_name"]
+        assert output["version"] == "0.1.0"
+    finally:
+        subprocess.run([*docker_cli(), "rmi", "--force", image], capture_output=True, check=False)
