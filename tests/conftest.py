@@ -23,12 +23,11 @@ if TYPE_CHECKING:
 
 
 class Renders:
-    """Renders each combination at most once per test session, shared by the xdist workers.
+    """Renders each combination at most once per test run, shared by the xdist workers.
 
-    The first worker that needs a combination renders it under a file lock and records
-    where; the others reuse that directory. pytest keeps every worker's base directory
-    until a later session, so the path stays valid for the whole run, whichever worker
-    the scheduler sends a test to.
+    The first worker that needs a combination renders it under a file lock and moves it
+    into the run's shared directory, out of pytest-copie's, which each worker deletes
+    when it finishes; the others reuse it, whichever worker the scheduler sends a test to.
     """
 
     def __init__(self, copie: Copie, shared: Path) -> None:
@@ -41,17 +40,18 @@ class Renders:
         key = combo_id(full) + repr(sorted(full.items()))
         if key not in self._done:
             digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-            record = self._shared / f"{digest}.path"
+            target = self._shared / digest
+            done = self._shared / f"{digest}.done"
             with (self._shared / f"{digest}.lock").open("w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)
-                if record.is_file():
-                    self._done[key] = Path(record.read_text(encoding="utf-8"))
-                else:
+                if not done.is_file():
                     result = self._copie.copy(extra_answers=full)
                     if result.exit_code != 0 or result.project_dir is None:
                         pytest.fail(f"render failed for {combo_id(full)}: {result.exception!r}")
-                    record.write_text(str(result.project_dir), encoding="utf-8")
-                    self._done[key] = result.project_dir
+                    shutil.rmtree(target, ignore_errors=True)
+                    shutil.move(result.project_dir, target)
+                    done.touch()
+            self._done[key] = target
         return self._done[key]
 
 

@@ -36,7 +36,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import tomllib
 import urllib.error
 import urllib.request
 import uuid
@@ -156,25 +155,29 @@ def commands_of(block: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def checkov() -> str:
-    """checkov from its own venv under .cache/checkov (its pins clash with the dev group)."""
+    """checkov from its own venv under .cache/checkov (its pins clash with the dev group),
+    installed from requirements/checkov.txt with hashes, like the dev tools."""
     venv = ROOT / ".cache" / "checkov"
     executable = venv / "bin" / "checkov"
-    group = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    requirements = group["dependency-groups"]["checkov"]
-    stamp = venv / "requirements.json"
+    lock_text = (ROOT / "requirements" / "checkov.txt").read_text(encoding="utf-8")
+    stamp = venv / "lock.sha256"
+    wanted = hashlib.sha256(lock_text.encode()).hexdigest()
     venv.parent.mkdir(parents=True, exist_ok=True)
     with (venv.parent / "checkov.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (
             not executable.exists()
             or not stamp.exists()
-            or json.loads(stamp.read_text(encoding="utf-8")) != requirements
+            or stamp.read_text(encoding="utf-8") != wanted
         ):
             run([sys.executable, "-m", "venv", "--clear", str(venv)])
             python = str(venv / "bin" / "python")
-            run([python, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], timeout=600)
-            run([python, "-m", "pip", "install", "--quiet", *requirements], timeout=1200)
-            stamp.write_text(json.dumps(requirements), encoding="utf-8")
+            run(
+                [python, "-m", "pip", "install", "--quiet", "--require-hashes",
+                 "-r", str(ROOT / "requirements" / "checkov.txt")],
+                timeout=1200,
+            )  # fmt: skip
+            stamp.write_text(wanted, encoding="utf-8")
     return str(executable)
 
 

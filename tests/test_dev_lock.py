@@ -1,8 +1,9 @@
-"""Fast tier: the template's own tools are locked, and the lock follows pyproject.toml.
+"""Fast tier: the template's own tools are locked, and the locks follow pyproject.toml.
 
-requirements/dev.txt is made from pyproject.toml's `dev` group by requirements/lock.py.
-It is stale when what it was made from changed since (its recorded digest differs), and
-wrong when a pin falls outside the dev group's ranges (e.g. edited by hand). The README's
+requirements/<group>.txt is made from pyproject.toml's group of that name by
+requirements/lock.py (`dev`: the test command's tools; `checkov`: installed apart by
+tests/test_aws.py). A lock is stale when what it was made from changed since (its recorded
+digest differs), and wrong when a pin falls outside the group's ranges (e.g. edited by hand). The README's
 test command installs it with hashes required, and .ci/run runs that command as written.
 """
 
@@ -14,6 +15,7 @@ import tomllib
 from functools import cache
 from typing import Any
 
+import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -22,7 +24,8 @@ from helpers import run, tool
 from matrix import ROOT
 
 LOCK = ROOT / "requirements" / "dev.txt"
-REGENERATE = "run `.venv/bin/python requirements/lock.py` and commit requirements/dev.txt"
+REGENERATE = "run `.venv/bin/python requirements/lock.py` and commit requirements/"
+GROUPS = ["dev", "checkov"]
 
 
 @cache
@@ -35,10 +38,11 @@ def lock_module() -> Any:
     return module
 
 
-def pins() -> list[tuple[Requirement, list[str]]]:
-    """Each requirement of the lock with its hashes."""
+def pins(group: str) -> list[tuple[Requirement, list[str]]]:
+    """Each requirement of a group's lock with its hashes."""
     found: list[tuple[Requirement, list[str]]] = []
-    for block in re.split(r"\n(?=\S)", LOCK.read_text(encoding="utf-8")):
+    text = lock_module().lock_file(group).read_text(encoding="utf-8")
+    for block in re.split(r"\n(?=\S)", text):
         if block.startswith("#") or not block.strip():
             continue
         first, *rest = block.split("\\\n")
@@ -47,15 +51,23 @@ def pins() -> list[tuple[Requirement, list[str]]]:
     return found
 
 
-def test_lock_is_up_to_date() -> None:
-    recorded = lock_module().recorded_digest(LOCK.read_text(encoding="utf-8"))
-    assert recorded is not None, f"requirements/dev.txt has no digest line: {REGENERATE}"
-    assert recorded == lock_module().digest(), f"the dev group changed: {REGENERATE}"
+def test_lock_covers_every_group() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert sorted(project["dependency-groups"]) == sorted(lock_module().GROUPS) == sorted(GROUPS)
 
 
-def test_lock_pins_every_tool_within_its_range_with_hashes() -> None:
-    locked = pins()
-    assert len(locked) > 50, "the dev tools and their dependencies"
+@pytest.mark.parametrize("group", GROUPS)
+def test_lock_is_up_to_date(group: str) -> None:
+    path = lock_module().lock_file(group)
+    recorded = lock_module().recorded_digest(path.read_text(encoding="utf-8"))
+    assert recorded is not None, f"{path.name} has no digest line: {REGENERATE}"
+    assert recorded == lock_module().digest(group), f"the {group} group changed: {REGENERATE}"
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_lock_pins_every_tool_within_its_range_with_hashes(group: str) -> None:
+    locked = pins(group)
+    assert len(locked) > 50, "the tools and their dependencies"
     by_name: dict[str, list[Requirement]] = {}
     for requirement, hashes in locked:
         specifiers = list(requirement.specifier)
@@ -64,7 +76,7 @@ def test_lock_pins_every_tool_within_its_range_with_hashes() -> None:
         assert hashes, f"{requirement.name} has no hash"
         by_name.setdefault(canonicalize_name(requirement.name), []).append(requirement)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    for line in project["dependency-groups"]["dev"]:
+    for line in project["dependency-groups"][group]:
         wanted = Requirement(line)
         candidates = by_name.get(canonicalize_name(wanted.name), [])
         assert candidates, f"{wanted.name} is not in the lock: {REGENERATE}"
