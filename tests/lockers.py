@@ -59,6 +59,21 @@ priority = "primary"
 """
 
 
+# Test set-up only (never in the template): zensical 0.0.74 and newer need zensical-ui, which
+# this machine's package index does not serve. uv, Poetry, pip-tools and Pipenv fall back
+# to 0.0.73 by themselves; PDM's resolver stops at the missing package instead.
+PDM_TEST_OVERRIDE = """
+# Test set-up only (never in the template): zensical-ui is not served here.
+[tool.pdm.resolution.overrides]
+zensical = ">=0.0.73,<0.0.74"
+"""
+TEST_ONLY = {
+    "poetry": POETRY_TEST_SOURCE,
+    "conda-poetry": POETRY_TEST_SOURCE,
+    "pdm": PDM_TEST_OVERRIDE,
+}
+
+
 def managers() -> dict[str, dict[str, Any]]:
     """The `managers` table of includes/managers.jinja, read the way Copier reads it."""
     return dict(include_module("managers").managers)
@@ -165,9 +180,9 @@ def lock(project: Path, manager: str, python: str) -> None:
         return  # conda family: the solve cannot run here (see install())
     if manager != "pip":  # pip-compile runs from the project's venv, like the README says
         manager_tool(manager)
-    if manager in {"poetry", "conda-poetry"}:
+    if manager in TEST_ONLY:
         pyproject = project / "pyproject.toml"
-        pyproject.write_text(pyproject.read_text(encoding="utf-8") + POETRY_TEST_SOURCE)
+        pyproject.write_text(pyproject.read_text(encoding="utf-8") + TEST_ONLY[manager])
     table = managers()[manager]
     for command in _prepare(table) + table["lock"]:
         shell(fill(command, python), project, python)
@@ -199,6 +214,17 @@ def env_run(project: Path, manager: str, args: list[str]) -> subprocess.Complete
     prefix = managers()[manager]["exec"] if manager in PYPI_MANAGERS else ".venv/bin/"
     quoted = " ".join(_quote(arg) for arg in args)
     return shell(prefix + quoted, project, _python_of(project))
+
+
+def everyday_commands(project: Path) -> list[str]:
+    """README's "Everyday commands" block: one `nox -s TASK` a line."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Everyday commands", 1)[1]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = [line for line in block.splitlines() if line and not line.startswith("#")]
+    assert commands, "README has no everyday commands"
+    assert all(re.fullmatch(r"nox -s \w+", line) for line in commands), commands
+    return commands
 
 
 def _quote(arg: str) -> str:

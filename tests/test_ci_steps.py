@@ -2,7 +2,9 @@
 
 For each PyPI manager: render, do what README.md says before the first push (create and
 commit the lockfile), clone that commit as CI would check it out, then run the `run:`
-steps of ci.yml's lint and test jobs there, in order, with bash as GitHub runs them.
+steps of ci.yml's lint and test jobs there, in order, with bash as GitHub runs them (they
+call noxfile.py's tasks: install, lint, typecheck, docs, test); then the README's other
+everyday tasks (format, lock) in the same checkout.
 Steps named "Set up ..." only provide tools; their local equivalents are the pyenv
 interpreter first on PATH and the manager from the test environment (tests/lockers.py).
 """
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+import lockers
 from helpers import params, run
 from lockers import PYPI_MANAGERS, lock, manager_env, manager_tool
 from matrix import complete
@@ -50,7 +53,12 @@ def ci_steps(project: Path, job: str) -> list[dict[str, Any]]:
 def run_step(step: dict[str, Any], project: Path) -> None:
     script = step["run"]
     assert "${{" not in script, f"{step.get('name')}: a GitHub expression in a run: script"
-    step_env = {k: str(v) for k, v in step.get("env", {}).items()}
+    # The one expression CI passes to a step: the test matrix's Python (run here: PYTHON).
+    step_env = {
+        k: str(v).replace("${{ matrix.python-version }}", PYTHON)
+        for k, v in step.get("env", {}).items()
+    }
+    assert "${{" not in str(step_env), step_env
     # GitHub's default for bash steps: bash --noprofile --norc -eo pipefail {0}
     run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
@@ -77,12 +85,14 @@ def test_first_push_goes_green(render_copy, answers: dict[str, Any], tmp_path: P
     if manager != "pip":
         manager_tool(manager)  # the local stand-in for the "Set up <manager>" step
     ran = []
+    ran_scripts = []
     for job in ("lint", "test"):
         for step in ci_steps(checkout, job):
             if "run" not in step or str(step.get("name", "")).startswith("Set up "):
                 continue
             run_step(step, checkout)
             ran.append(f"{job}: {step['name']}")
+            ran_scripts.append(step["run"])
     assert any(re.match(r"test: Test", name) for name in ran), ran
     assert any(name.startswith("lint: Lint") for name in ran), ran
     # nothing the steps did may dirty tracked files (e.g. a lockfile rewritten by install)
@@ -95,3 +105,23 @@ def test_first_push_goes_green(render_copy, answers: dict[str, Any], tmp_path: P
         env={**os.environ},
     )
     assert status.stdout == "", f"CI steps changed tracked files:\n{status.stdout}"
+
+    # README's everyday commands: the tasks CI did not run, the same way (image: docker tier).
+    everyday = lockers.everyday_commands(checkout)
+    called = {name for step in ran_scripts for name in re.findall(r"nox -s ([\w ]+)", step)}
+    tasks_run = {task for names in called for task in names.split()}
+    for command in everyday:
+        task = command.removeprefix("nox -s ")
+        if task in tasks_run or task == "image":
+            continue
+        run(["bash", "-c", command], cwd=checkout, base_env=manager_env(PYTHON), timeout=1200)
+        tasks_run.add(task)
+    assert tasks_run | {"image"} == {c.removeprefix("nox -s ") for c in everyday}
+    # formatting already formatted code and re-locking change no other tracked file
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        cwd=checkout, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lockfiles = set(lockers.managers()[manager]["lockfiles"])
+    changed = {line[3:] for line in status.stdout.splitlines()} - lockfiles
+    assert changed == set(), f"README's tasks changed tracked files: {changed}"

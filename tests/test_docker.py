@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from test_dockerfiles import table
 
-from helpers import OFFLINE_SKIP, params, run
+from helpers import BIN, OFFLINE_SKIP, params, run
 from lockers import PYPI_MANAGERS, lock, managers, python_path
 from matrix import Answers, choices, combo_id, complete, questionnaire
 
@@ -424,3 +424,83 @@ def test_conda_family_image(docker_ready, render_copy, answers: Answers) -> None
             pytest.skip(f"{tool} is not installed: it writes {lockfile} for this image")
         run(["bash", "-c", command], cwd=project, timeout=1200)
     build_run_rebuild(project, full)
+
+
+# The dev container: for each PyPI manager, the dev stage builds (on the same deps stage as
+# the image), and a container of it, with the project mounted where VS Code mounts it,
+# runs devcontainer.json's postCreateCommand, then the README's checks (`nox`: lint,
+# typecheck, test) and the docs build, as its non-root user.
+DEV_COMBOS = [complete({"dependency_manager": manager}) for manager in PYPI_MANAGERS]
+
+
+@pytest.mark.parametrize("answers", params(DEV_COMBOS))
+def test_dev_container_runs_the_tests(
+    docker_ready, render_copy, answers: Answers, tmp_path: Path
+) -> None:
+    full = complete(answers)
+    project = render_copy(full)
+    lock(project, full["dependency_manager"], full["python_version"])
+    config = json.loads((project / ".devcontainer" / "devcontainer.json").read_text("utf-8"))
+    assert config["build"] == {"dockerfile": "../Dockerfile", "context": "..", "target": "dev"}
+    tag = f"{image_name(full)}-dev:{uuid.uuid4().hex[:10]}"
+    # The workspace as the container sees it: the user's checkout (no host environment),
+    # owned by the container's user, as VS Code's updateRemoteUserUID arranges on Linux.
+    workspace = tmp_path / "workspace"
+    shutil.copytree(project, workspace, ignore=shutil.ignore_patterns(".venv"))
+    run(["chown", "-R", "1000:1000", str(workspace)])
+    mount = f"/workspaces/{project.name}"
+    script = f"set -e; id -u; {config['postCreateCommand']}; nox; nox -s docs; pytest -q"
+    try:
+        run(
+            [*build_cli(), "--progress=plain", "--target", "dev", "--tag", tag, str(project)],
+            env={"DOCKER_BUILDKIT": "1", "BUILDKIT_PROGRESS": "plain"},
+            timeout=1200,
+        )
+        user = docker("inspect", "--format", "{{.Config.User}}", tag).stdout.strip()
+        assert user == "1000:1000", user
+        result = docker(
+            "run", "--rm", "--volume", f"{workspace}:{mount}", "--workdir", mount,
+            tag, "bash", "-c", script, timeout=900,
+        )  # fmt: skip
+        output = result.stdout + result.stderr
+        assert result.stdout.splitlines()[0] == "1000", "not root"
+        for task in ("lint", "typecheck", "test"):
+            assert f"* {task}: success" in output, output[-3000:]
+        assert "Session docs was successful" in output, output[-3000:]
+        assert re.search(r"^\d+ passed", result.stdout, re.MULTILINE), output[-3000:]
+    finally:
+        subprocess.run([*docker_cli(), "rmi", "--force", tag], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("answers", params([complete({})]))
+def test_image_task_builds_and_runs(
+    docker_ready, render_copy, answers: Answers, tmp_path: Path
+) -> None:
+    """README's `nox -s image`: the task's own `docker build` and `docker run`. A `docker`
+    first on PATH hands `build` to GROUNDWORK_DOCKER_BUILD (the offline helper here) and
+    everything else to the docker client, as the other tests here do."""
+    full = complete(answers)
+    project = render_copy(full)
+    lock(project, full["dependency_manager"], full["python_version"])
+    shim = tmp_path / "bin" / "docker"
+    shim.parent.mkdir()
+    build = " ".join(shlex.quote(word) for word in build_cli())
+    client = " ".join(shlex.quote(word) for word in docker_cli())
+    shim.write_text(
+        f'#!/bin/bash\nif [ "$1" = build ]; then shift; exec {build} "$@"; fi\nexec {client} "$@"\n',
+        encoding="utf-8",
+    )
+    shim.chmod(0o755)
+    image = full["package_name"].replace("_", "-")
+    path = os.pathsep.join([str(shim.parent), str(BIN), os.environ["PATH"]])
+    try:
+        result = run(
+            ["nox", "-s", "image"], cwd=project, env={"PATH": path, "DOCKER_BUILDKIT": "1"}
+        )
+        printed = [line for line in (result.stdout + result.stderr).splitlines() if line[:1] == "{"]
+        assert len(printed) == 1, result.stdout + result.stderr
+        output = json.loads(printed[0])
+        assert output["package"] == full["package_name"]
+        assert output["version"] == "0.1.0"
+    finally:
+        subprocess.run([*docker_cli(), "rmi", "--force", image], capture_output=True, check=False)

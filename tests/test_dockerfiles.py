@@ -108,7 +108,7 @@ def test_image_design(render, answers: Answers) -> None:
     manager = managers()[full["dependency_manager"]]
     dockerfile = project / "Dockerfile"
     by_stage = stages(dockerfile)
-    assert list(by_stage)[-3:] == ["deps", "project", "runtime"], list(by_stage)
+    assert list(by_stage)[-4:] == ["deps", "project", "dev", "runtime"], list(by_stage)
     deps, project_stage, runtime = by_stage["deps"], by_stage["project"], by_stage["runtime"]
     env = docker_table()[full["dependency_manager"]]["env"]
 
@@ -159,6 +159,14 @@ def test_image_design(render, answers: Answers) -> None:
     assert int(uid) > 0, users[-1]
     assert gid.isdigit(), users[-1]
     assert int(gid) > 0, users[-1]
+
+    # dev (the dev container's image): on deps, without the project's source, non-root.
+    dev = by_stage["dev"]
+    assert base_image(dev) == "deps"
+    assert not any(ins.keyword in {"COPY", "ADD"} and ". " in f"{ins.args} " for ins in dev)
+    dev_users = [ins.args for ins in dev if ins.keyword == "USER"]
+    assert dev_users[-1] == "1000:1000", dev_users
+    assert any("nox==" in ins.args for ins in dev if ins.keyword == "RUN"), "nox for the tasks"
 
     # The entry point of the project kind.
     keywords = {ins.keyword: ins.args for ins in runtime}

@@ -72,8 +72,11 @@ def test_lock_install_test_lint(render_copy, answers: Answers) -> None:  # type:
     lockers.install(project, manager, python)
     check_environment(project, manager, full)
 
-    for command in [table["test"], *table["lint"]]:
-        lockers.shell(command, project, python)
+    # README: `nox` alone runs the checks (lint, typecheck, test), with the manager's commands.
+    lockers.shell(table["test"], project, python)
+    result = lockers.shell("nox", project, python)
+    for task in ("lint", "typecheck", "test"):
+        assert f"* {task}: success" in result.stdout + result.stderr, task
 
 
 @pytest.mark.parametrize("answers", params(CONDA_ROWS))
@@ -84,8 +87,10 @@ def test_conda_family_python_side(render_copy, answers: Answers) -> None:  # typ
     project = render_copy(full)
     lockers.install(project, manager, python)
     check_environment(project, manager, full)
+    # nox's checks and docs tasks run these in the activated environment (pixi: `pixi run`).
     for command in ["pytest", "ruff check .", "ruff format --check .", "mypy"]:
         lockers.env_run(project, manager, command.split())
+    lockers.env_run(project, manager, ["zensical", "build", "--strict"])
 
 
 @cache

@@ -6,12 +6,13 @@ import ast
 import itertools
 import subprocess
 import tomllib
+import unicodedata
 from pathlib import Path
 
 import pytest
 import yaml
 
-from helpers import run, tool
+from helpers import include_module, run, tool
 from matrix import ROOT, choices, complete, is_valid
 
 
@@ -43,6 +44,59 @@ def test_zero_answers_render_uses_the_folder_name(tmp_path: Path) -> None:
     assert (dst / "src" / "churn_model_2" / "__init__.py").is_file()
     project = tomllib.loads((dst / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert project["name"] == "churn-model-2"
+
+
+@pytest.mark.parametrize(
+    ("folder", "package"),
+    [
+        ("Ünïcode Dàta", "unicode_data"),
+        (unicodedata.normalize("NFD", "Ünïcode Dàta"), "unicode_data"),  # macOS file names
+        ("Straße Œuvre Łódź", "strasse_oeuvre_lodz"),
+        ("İstanbul Ærø Þing", "istanbul_aero_thing"),
+        ("2ème Çà", "pkg_2eme_ca"),
+    ],
+    ids=["accents", "decomposed", "ligatures", "dotted-i", "digit"],
+)
+def test_default_package_name_spells_accents_in_ascii(
+    tmp_path: Path, folder: str, package: str
+) -> None:
+    """The destination folder's name, with accented letters transliterated, not dropped."""
+    dst = tmp_path / folder
+    result = copier_copy(dst)
+    assert result.returncode == 0, result.stderr
+    answers = yaml.safe_load((dst / ".copier-answers.yml").read_text(encoding="utf-8"))
+    assert answers["project_name"] == folder
+    assert answers["package_name"] == package
+    assert (dst / "src" / package / "__init__.py").is_file()
+
+
+CONVENTIONAL = {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
+                "þ": "th", "ħ": "h", "ı": "i", "ĸ": "k", "ŋ": "ng", "ŀ": "l", "ŧ": "t",  # noqa: RUF001
+                "ſ": "s", "ĳ": "ij", "ŉ": "n"}  # fmt: skip  # noqa: RUF001
+
+
+def test_transliteration_covers_latin_1_and_extended_a() -> None:
+    """Every letter of Latin-1 Supplement and Latin Extended-A, lowered as the default
+    lowers it, comes out as ASCII letters: its decomposition without the accents, or the
+    conventional spelling of a letter that has none."""
+    transliterate = include_module("names").transliterate
+    for code in range(0xC0, 0x180):
+        letter = chr(code)
+        if not letter.isalpha():
+            continue
+        lowered = letter.lower()
+        expected = "".join(
+            CONVENTIONAL.get(char)
+            or "".join(
+                c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)
+            )
+            for char in lowered
+        )
+        got = str(transliterate(lowered))
+        assert got == expected, f"{letter!r} (U+{code:04X}) -> {got!r}, expected {expected!r}"
+        assert got.isascii(), letter
+        assert got.isalpha(), letter
+    assert str(transliterate("crème brûlée 🚀 x-1")) == "creme brulee 🚀 x-1"
 
 
 def test_extra_languages_default_to_conda_poetry(tmp_path: Path) -> None:

@@ -28,6 +28,9 @@ ALWAYS = [
     "LICENSE",
     "README.md",
     "docs/index.md",
+    "docs/reference.md",
+    "noxfile.py",
+    "zensical.toml",
     "pyproject.toml",
     "src/{pkg}/__init__.py",
     "src/{pkg}/core.py",
@@ -51,6 +54,8 @@ def expected_conditional(answers: Answers) -> dict[str, bool]:
         "tests/test_cli.py": kind == "pipeline",
         "src/{pkg}/__main__.py": kind != "service",
         "tests/test_main.py": kind == "library",
+        # the docs site is published where the code is open source
+        ".github/workflows/docs.yml": answers["license"] != "Proprietary",
         "src/{pkg}/dataset.py": kind == "pipeline",
         "infra/aws.yml": answers["deploy_target"] == "aws",
         "tests/test_glue_table.py": kind == "pipeline" and answers["deploy_target"] == "aws",

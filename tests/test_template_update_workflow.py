@@ -209,6 +209,7 @@ def test_template_update_workflow_steps(setup: tuple[Runner, Path, Path]) -> Non
         ".copier-answers.yml",
         ".github/workflows/ci.yml",
         ".github/workflows/deploy.yml",
+        ".github/workflows/docs.yml",
         ".github/workflows/template-update.yml",
         "README.md",
     }

@@ -171,14 +171,13 @@ def test_update_keeps_every_user_edit(
     # manager's command, in its own style) and, for Poetry, the test-only source.
     ours = (project / "pyproject.toml").read_text(encoding="utf-8").splitlines()
     theirs = set((new / "pyproject.toml").read_text(encoding="utf-8").splitlines())
-    test_only = set(lockers.POETRY_TEST_SOURCE.splitlines())
-    uses_poetry = manager in {"poetry", "conda-poetry"}
+    test_only = set(lockers.TEST_ONLY.get(manager, "").splitlines())
     for line in ours:
-        if line in theirs or (uses_poetry and line in test_only):
+        if line in theirs or line in test_only:
             continue
         assert tr.DEPENDENCY in line or line.strip() in {"dependencies = [", "]"}, line
     assert tr.DEPENDENCY in lockers.runtime_dependencies(project)
-    if uses_poetry:
+    if manager in {"poetry", "conda-poetry"}:
         assert "[[tool.poetry.source]]" in ours
 
     lockers.lock_check(project, manager, PYTHON)

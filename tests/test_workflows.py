@@ -9,6 +9,7 @@ group) on every `run:` script itself.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shlex
@@ -376,6 +377,22 @@ def check_command(
             module = words[2]
             assert module in {"pip"} | environment_tools(project, manager), module
         return
+    if command == "nox":
+        # A task of noxfile.py: the commands it runs must exist in this job too.
+        assert "nox" in provided, "nox is not set up in this job"
+        assert words[1] == "-s", words
+        for name in words[2:]:
+            assert name in nox_tasks(project), f"nox -s {name}: no such task in noxfile.py"
+            for line in nox_tasks(project)[name]:
+                for inner in simple_commands(line.replace("{python}", "3.13")):
+                    check_command(inner, project, manager, provided, made)
+                    check_paths(inner, project, set(managers_table()[manager]["lockfiles"]), made)
+                    if inner[:3] == ["python3.13", "-m", "venv"] or "sync" in inner[:2]:
+                        made.add(".venv")
+        return
+    if re.fullmatch(r"python3\.\d+", command):
+        assert "python" in provided, "no step sets up Python"
+        return
     tools = environment_tools(project, manager)
     if command in MANAGER_COMMANDS:
         from_env = "conda-env" in provided and command in tools
@@ -450,6 +467,18 @@ def test_run_steps_call_what_exists(render, answers: Answers) -> None:
                 made |= set(re.findall(r">\s*([\w./-]+)", script))
                 if manager == "pixi" or "uv sync" in script:
                     made.add(".venv")
+
+
+@cache
+def nox_tasks(project: Path) -> dict[str, list[str]]:
+    """The TASKS table of a rendered noxfile.py: task name -> its command lines."""
+    module = ast.parse((project / "noxfile.py").read_text(encoding="utf-8"))
+    for node in module.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "TASKS":
+            assert node.value is not None
+            tasks: dict[str, list[str]] = ast.literal_eval(node.value)
+            return tasks
+    raise AssertionError("noxfile.py has no TASKS table")
 
 
 @cache

@@ -1,0 +1,163 @@
+"""Fast tier: one set of task names for every manager, and the docs site's workflow.
+
+Every render has a noxfile.py whose tasks (install, lock, test, lint, format, typecheck,
+docs, image) run the manager's own commands from includes/managers.jinja and
+includes/ci.jinja; README's "Everyday commands" and CI's `run:` steps call those tasks
+(test_workflows.py follows each `nox -s` into the noxfile; the install tier runs them).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import tomllib
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+
+from helpers import include_module, params, tool
+from matrix import Answers, all_static_renders, choices, complete
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+RENDERS = params(all_static_renders())
+TASKS = ["install", "lock", "test", "lint", "format", "typecheck", "docs", "image"]
+
+
+def noxfile_tasks(project: Path) -> dict[str, list[str]]:
+    module = ast.parse((project / "noxfile.py").read_text(encoding="utf-8"))
+    for node in module.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "TASKS":
+            assert node.value is not None
+            tasks: dict[str, list[str]] = ast.literal_eval(node.value)
+            return tasks
+    raise AssertionError("noxfile.py has no TASKS table")
+
+
+def expected_tasks(full: Answers) -> dict[str, list[str]]:
+    """What each task runs, from the tables (not from the template that renders them)."""
+    manager = full["dependency_manager"]
+    m = include_module("managers").managers[manager]
+    c = include_module("ci").ci[manager]
+    languages = include_module("languages")
+    prepare = (
+        [cmd for cmd in m["prepare"] if not cmd.startswith("pyenv ")] + c["prepare"]
+        if m["family"] == "pypi"
+        else []
+    )
+    install = prepare + (m["install"] if c["install"] == "table" else c["install"])
+    backend = str(languages.build_backend(full["extra_languages"], m["backend"]))
+    if manager in languages.native_install and backend in {"scikit-build", "maturin"}:
+        install.append(languages.native_install[manager])
+    image = full["package_name"].replace("_", "-")
+    publish = "--publish 8000:8000 " if full["project_kind"] == "service" else ""
+    tools = include_module("tasks").env_tasks
+    return {
+        "install": install,
+        "lock": prepare + m["lock"],
+        **{name: [m["exec"] + cmd for cmd in task["commands"]] for name, task in tools.items()},
+        "image": [f"docker build --tag {image} .", f"docker run --rm {publish}{image}"],
+    }
+
+
+@pytest.mark.parametrize("answers", RENDERS)
+def test_noxfile_runs_the_managers_commands(render, answers: Answers) -> None:
+    full = complete(answers)
+    project = render(full)
+    tasks = noxfile_tasks(project)
+    assert list(tasks) == TASKS
+    assert tasks == expected_tasks(full)
+    assert (project / "noxfile.py").stat().st_mode & 0o111, "executable (its shebang)"
+
+
+@pytest.mark.parametrize("answers", RENDERS)
+def test_readme_lists_every_task(render, answers: Answers) -> None:
+    full = complete(answers)
+    readme = (render(full) / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Everyday commands", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert block.splitlines() == [f"nox -s {name}" for name in TASKS]
+    rows = re.findall(r"^\| `(\w+)` \| .* \| (.*) \|$", section, re.MULTILINE)
+    assert [name for name, _ in rows] == TASKS
+    tasks = noxfile_tasks(render(full))
+    for name, commands in rows:
+        shown = re.findall(r"`([^`]+)`", commands)
+        assert shown == [c.replace("{python}", full["python_version"]) for c in tasks[name]]
+
+
+@pytest.mark.parametrize(
+    "answers", params(complete({"dependency_manager": m}) for m in choices("dependency_manager"))
+)
+def test_nox_lists_the_tasks(render, answers: Answers) -> None:
+    """nox itself reads the noxfile: every task, with its one-line description."""
+    project = render(complete(answers))
+    result = subprocess.run(
+        [tool("nox"), "--list", "--no-color"],
+        cwd=project, capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    listed = re.findall(r"^([*-]) (\w+) -> (.+)$", result.stdout, re.MULTILINE)
+    assert [name for _, name, _ in listed] == TASKS
+    defaults = {name for mark, name, _ in listed if mark == "*"}
+    assert defaults == {"lint", "typecheck", "test"}, "`nox` alone runs the checks"
+
+
+def test_ci_pins_the_tested_nox() -> None:
+    """CI and the dev container install the nox these tests ran."""
+    runner = include_module("tasks").runner
+    assert runner["name"] == "nox"
+    assert runner["version"] == metadata.version("nox")
+
+
+# --- the docs site and its Pages workflow ----------------------------------------------
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+@pytest.mark.parametrize(
+    "answers",
+    params(
+        complete({"dependency_manager": m, "license": lic})
+        for m, lic in zip(choices("dependency_manager"), ["MIT", "Proprietary"] * 4, strict=True)
+    ),
+)
+def test_docs_site_and_pages_workflow(render, answers: Answers) -> None:
+    full = complete(answers)
+    project = render(full)
+    config = tomllib.loads((project / "zensical.toml").read_text(encoding="utf-8"))["project"]
+    assert config["site_name"] == full["project_name"]
+    for page in [next(iter(entry.values())) for entry in config["nav"]]:
+        assert (project / config["docs_dir"] / page).is_file(), page
+    reference = (project / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert f"::: {full['package_name']}\n" in reference
+    assert config["plugins"]["mkdocstrings"]["handlers"]["python"]["paths"] == ["src"]
+    gitignore = (project / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert {"site/", ".cache/"} <= set(gitignore)
+
+    pages = project / ".github" / "workflows" / "docs.yml"
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    if full["license"] == "Proprietary":
+        assert not pages.exists(), "a proprietary repository's docs are not published"
+        assert "built but not published" in readme
+        return
+    workflow = load(pages)
+    assert workflow["on"]["push"] == {"branches": ["main"]}
+    assert workflow["permissions"] == {"contents": "read"}
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    assert "permissions" not in build
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["environment"]["name"] == "github-pages"
+    assert deploy["needs"] == "build"
+    steps = {step["name"]: step for step in build["steps"]}
+    assert steps["Build the docs site (strict)"]["run"] == "nox -s docs"
+    assert steps["Upload the site"]["with"]["path"] == config["site_dir"]
+    assert [step["uses"].split("@")[0] for step in deploy["steps"]] == ["actions/deploy-pages"]
+    assert ".github/workflows/docs.yml" in readme
