@@ -1,0 +1,120 @@
+#!/usr/bin/env -S uv run --script
+# /// script
+# dependencies = ["nox>=2025.2.9"]
+# ///
+"""Everyday tasks, the same commands on every machine and in CI: `nox -s NAME`.
+
+`nox -l` lists them; `nox` alone runs lint, typecheck, test. nox only runs
+conda + Poetry's own commands below: it makes no environment of its own.
+Install nox once per machine: `pipx install nox` (with uv, `./noxfile.py -s NAME`
+also works: uv reads the script block above).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+# The sessions use the project environment; nox creates none.
+nox.options.default_venv_backend = "none"
+
+# The Python version the environment is made with: .python-version's, unless
+# PROJECT_PYTHON names another (CI's test matrix does).
+PYTHON = (
+    os.environ.get("PROJECT_PYTHON")
+    or Path(__file__).with_name(".python-version").read_text(encoding="utf-8").strip()
+)
+
+# The commands of each task, in order ({python}: the version above).
+TASKS: dict[str, list[str]] = {
+    "install": [
+        "poetry install",
+        "poetry run pip install --no-deps --editable .",
+    ],
+    "lock": [
+        "poetry lock",
+    ],
+    "test": [
+        "poetry run pytest",
+    ],
+    "lint": [
+        "poetry run ruff check .",
+        "poetry run ruff format --check .",
+    ],
+    "format": [
+        "poetry run ruff format .",
+        "poetry run ruff check --fix .",
+    ],
+    "typecheck": [
+        "poetry run mypy",
+    ],
+    "docs": [
+        "poetry run zensical build --strict",
+    ],
+    "image": [
+        "docker build --tag demo-project .",
+        "docker run --rm --publish 8000:8000 demo-project",
+    ],
+}
+
+
+def run(session: nox.Session, task: str, *extra: str) -> None:
+    """Run a task's commands; `extra` arguments go to each of them."""
+    for command in TASKS[task]:
+        session.run(*shlex.split(command.replace("{python}", PYTHON)), *extra)
+
+
+@nox.session(python=False, default=False)
+def install(session: nox.Session) -> None:
+    """Install the environment from poetry.lock, dev tools included."""
+    run(session, "install")
+
+
+@nox.session(python=False, default=False)
+def lock(session: nox.Session) -> None:
+    """Create or refresh poetry.lock after a dependency change."""
+    run(session, "lock")
+
+
+@nox.session(python=False)
+def test(session: nox.Session) -> None:
+    """Run the tests with pytest."""
+    run(session, "test", *session.posargs)
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """Check the code with ruff: lint rules and formatting."""
+    run(session, "lint")
+
+
+@nox.session(python=False, name="format", default=False)
+def format_code(session: nox.Session) -> None:
+    """Format the code with ruff and apply its safe fixes."""
+    run(session, "format")
+
+
+@nox.session(python=False)
+def typecheck(session: nox.Session) -> None:
+    """Type-check the package and the tests with mypy."""
+    run(session, "typecheck")
+
+
+@nox.session(python=False, default=False)
+def docs(session: nox.Session) -> None:
+    """Build the docs site into site/, strictly (a broken link fails)."""
+    run(session, "docs")
+
+
+@nox.session(python=False, default=False)
+def image(session: nox.Session) -> None:
+    """Build the container image, then run it."""
+    run(session, "image")
+
+
+if __name__ == "__main__":
+    nox.main()
