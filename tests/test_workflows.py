@@ -20,12 +20,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 import yaml
 
 from helpers import include_module, params, run, tool
-from matrix import ROOT, Answers, all_static_renders, complete, manager_x_target
+from matrix import Answers, all_static_renders, complete, manager_x_target
 
 RENDERS = params(all_static_renders())
 
@@ -204,9 +203,7 @@ def test_zizmor_reports_nothing(render, answers: Answers, persona: str) -> None:
 
 @cache
 def pinned_actions() -> dict[str, str]:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ROOT)), autoescape=False)
-    module = env.get_template("includes/actions.jinja").module
-    return dict(module.actions)  # type: ignore[attr-defined]
+    return dict(include_module("actions").actions)
 
 
 def test_action_pins_are_full_shas_with_versions() -> None:
