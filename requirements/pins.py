@@ -91,7 +91,7 @@ FIELD_NAME = re.compile(r'"name":\s*"(?P<name>[A-Za-z0-9._-]+)"')
 # A table: `{% set name | from_json %}`, `{% set name %}` or `{% set name = {`.
 SET_BLOCK = re.compile(r"\{%-?\s*set (?P<name>\w+)(?:\s*(?:\||-?%\})|\s*=\s*\{\s*$)")
 IMAGE = re.compile(
-    r'"(?P<image>[a-z0-9._-]+(?:/[a-z0-9._-]+)+):(?P<version>\d+(?:\.\d+)*)(?P<rest>[\w.-]*)"'
+    r'"(?P<ref>(?P<image>[a-z0-9._-]+(?:/[a-z0-9._-]+)+):(?P<version>\d+(?:\.\d+)*)[\w.-]*)"'
 )
 JSON_KEY = re.compile(r'^\s*"(?P<key>[\w-]+)":')
 YAML_KEY = re.compile(r"^\s*(?:- )?(?P<key>[\w-]+):")
@@ -153,11 +153,8 @@ class Pin:
             return self.text.replace(self.sha, sha).replace(self.version, version)
         if self.kind == "image":
             return self.text.replace(f":{self.version}", f":{version}", 1)
-        return (
-            self.text[: self.text.rindex(self.version)]
-            + version
-            + self.text[self.text.rindex(self.version) + len(self.version) :]
-        )
+        head, _, tail = self.text.rpartition(self.version)
+        return head + version + tail
 
     @property
     def where(self) -> str:
@@ -208,6 +205,23 @@ def _key(lines: list[str], index: int) -> str:
     return ".".join(reversed(names)) or f"line {index + 1}"
 
 
+@dataclass
+class Line:
+    """A line of a file, which makes the pins found on it."""
+
+    file: str
+    lines: list[str]
+    index: int
+
+    def pin(
+        self, kind: str, m: re.Match[str], source: str, group: str | int = 0, key: str = "",
+        sha: str = "", package: str = "", unchecked: str = "",
+    ) -> Pin:  # fmt: skip
+        return Pin(kind, self.file, self.index + 1, m.start(group), m.group(group),
+                   key or _key(self.lines, self.index), source, m.group("version"), sha=sha,
+                   package=package, unchecked=unchecked)  # fmt: skip
+
+
 def discover(root: Path = ROOT) -> list[Pin]:
     """Every pin in includes/ and template/, in file and line order."""
     pins: list[Pin] = []
@@ -218,110 +232,41 @@ def discover(root: Path = ROOT) -> list[Pin]:
         rel = path.relative_to(root).as_posix()
         lines = text.split("\n")
         hook_repo = ""
-        set_block_start = 0
-        for index, line in enumerate(lines):
-            number = index + 1
-            if SET_BLOCK.search(line):
-                set_block_start = index
-            repo = HOOK_REPO.match(line)
+        table_start = 0
+        for index, text_line in enumerate(lines):
+            line = Line(rel, lines, index)
+            if SET_BLOCK.search(text_line):
+                table_start = index
+            repo = HOOK_REPO.match(text_line)
             if repo:
                 hook_repo = repo.group("url")
-            for m in ACTION.finditer(line):
-                pins.append(
-                    Pin(
-                        "action",
-                        rel,
-                        number,
-                        m.start(),
-                        m.group(0),
-                        _key(lines, index),
-                        m.group("repo"),
-                        m.group("version"),
-                        sha=m.group("sha"),
-                    )
-                )
-            for m in HOOK_REV.finditer(line):
-                pins.append(
-                    Pin(
-                        "hook",
-                        rel,
-                        number,
-                        m.start(),
-                        m.group(0),
-                        hook_repo.rsplit("/", 1)[-1] + ".rev",
-                        hook_repo,
-                        m.group("version"),
-                        sha=m.group("sha"),
-                        unchecked="" if hook_repo else "no `- repo:` line above it",
-                    )
-                )
-            for m in REQUIREMENT.finditer(line):
-                pins.append(
-                    Pin(
-                        "pypi",
-                        rel,
-                        number,
-                        m.start(),
-                        m.group(0),
-                        _key(lines, index),
-                        m.group("name") + (m.group("extras") or ""),
-                        m.group("version"),
-                        package=m.group("name"),
-                    )
-                )
-            for m in SET_VERSION.finditer(line):
+            for m in ACTION.finditer(text_line):
+                pins.append(line.pin("action", m, m.group("repo"), sha=m.group("sha")))
+            for m in HOOK_REV.finditer(text_line):
+                key = hook_repo.rsplit("/", 1)[-1] + ".rev"
+                unchecked = "" if hook_repo else "no `- repo:` line above it"
+                pins.append(line.pin("hook", m, hook_repo, key=key, sha=m.group("sha"),
+                                     unchecked=unchecked))  # fmt: skip
+            for m in REQUIREMENT.finditer(text_line):
+                source = m.group("name") + (m.group("extras") or "")
+                pins.append(line.pin("pypi", m, source, package=m.group("name")))
+            for m in SET_VERSION.finditer(text_line):
                 package = m.group("name").replace("_", "-")
-                pins.append(
-                    Pin(
-                        "pypi",
-                        rel,
-                        number,
-                        m.start(),
-                        m.group(0),
-                        f"{m.group('name')}_version",
-                        package,
-                        m.group("version"),
-                        package=package,
-                    )
-                )
-            # `"version"` fields: only in the includes' tables (template/ has the project's own).
-            for m in FIELD_VERSION.finditer(line) if rel.startswith("includes/") else ():
-                block = "\n".join(lines[set_block_start : index + 1])
-                names = FIELD_NAME.findall(block)
+                key = f"{m.group('name')}_version"
+                pins.append(line.pin("pypi", m, package, key=key, package=package))
+            # `"version"` fields: only in the includes' tables (template/ has the project's
+            # own), with the `"name"` above it in the same table.
+            for m in FIELD_VERSION.finditer(text_line) if rel.startswith("includes/") else ():
+                names = FIELD_NAME.findall("\n".join(lines[table_start : index + 1]))
                 package = names[-1] if names else ""
-                pins.append(
-                    Pin(
-                        "pypi",
-                        rel,
-                        number,
-                        m.start(),
-                        m.group(0),
-                        _key(lines, index),
-                        package or "?",
-                        m.group("version"),
-                        package=package,
-                        unchecked="" if package else 'no "name" beside it',
-                    )
-                )
-            for m in IMAGE.finditer(line):
-                image = m.group("image")
-                package = PYPI_IMAGES.get(image, "")
-                pins.append(
-                    Pin(
-                        "image",
-                        rel,
-                        number,
-                        m.start() + 1,
-                        m.group(0)[1:-1],
-                        _key(lines, index),
-                        image,
-                        m.group("version"),
-                        package=package,
-                        unchecked=""
-                        if package
-                        else UNCHECKED_IMAGES.get(image, "not on PyPI: not checked"),
-                    )
-                )
+                unchecked = "" if package else 'no "name" beside it'
+                pins.append(line.pin("pypi", m, package or "?", package=package,
+                                     unchecked=unchecked))  # fmt: skip
+            for m in IMAGE.finditer(text_line):
+                package = PYPI_IMAGES.get(m.group("image"), "")
+                unchecked = UNCHECKED_IMAGES.get(m.group("image"), "not on PyPI: not checked")
+                pins.append(line.pin("image", m, m.group("image"), group="ref", package=package,
+                                     unchecked="" if package else unchecked))  # fmt: skip
     return pins
 
 

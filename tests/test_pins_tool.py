@@ -468,7 +468,7 @@ def test_runs_on_python_39(world: World) -> None:
 
 def test_lock_passes_the_versions_to_uv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """requirements/lock.py --upgrade-package reaches `uv pip compile` (which accepts
-    `name==version` there: checked against PyPI by hand, see docs/releasing.md)."""
+    `name==version` there: tried against PyPI when this was written)."""
     lock = module("lock", ROOT / "requirements" / "lock.py")
     shutil.copy2(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "requirements").mkdir()
