@@ -162,6 +162,8 @@ def setup(tmp_path: Path) -> tuple[Runner, Path, Path]:
 
     actions = template / "includes" / "actions.jinja"
     text = actions.read_text(encoding="utf-8")
+    # Once requirements/pins.py moves the real pin this far, the update would bring nothing.
+    assert NEWER_PIN not in text, "NEWER_PIN must be newer than includes/actions.jinja's pin"
     actions.write_text(
         re.sub(r"actions/checkout@[0-9a-f]{40} # v[\d.]+", NEWER_PIN, text), encoding="utf-8"
     )
