@@ -275,6 +275,12 @@ def copies(root: Path, pins: list[Pin]) -> list[Pin]:
     docs/, .github/workflows/): the same PyPI package pinned with ==, the same action."""
     by_package = {normalize(p.package): p for p in pins if p.kind == "pypi" and p.package}
     by_action = {p.text.split("@", 1)[0]: p for p in pins if p.kind == "action"}
+    # A PyPI requirement `name==version` or an action `owner/repo@sha # version`, and the
+    # pin in includes/ or template/ it copies.
+    originals: list[tuple[re.Pattern[str], Callable[[re.Match[str]], Pin | None]]] = [
+        (REQUIREMENT, lambda m: by_package.get(normalize(m.group("name")))),
+        (ACTION, lambda m: by_action.get(m.group("ref"))),
+    ]
     found: list[Pin] = []
     for path in _files(root, COPIES):
         text = _text(path)
@@ -282,40 +288,25 @@ def copies(root: Path, pins: list[Pin]) -> list[Pin]:
             continue
         rel = path.relative_to(root).as_posix()
         for index, line in enumerate(text.split("\n")):
-            for m in REQUIREMENT.finditer(line):
-                pin = by_package.get(normalize(m.group("name")))
-                if pin:
-                    found.append(
-                        Pin(
-                            "pypi",
-                            rel,
-                            index + 1,
-                            m.start(),
-                            m.group(0),
-                            f"copy of {pin.where}",
-                            pin.source,
-                            m.group("version"),
-                            package=pin.package,
-                            copy_of=pin,
+            for pattern, original_of in originals:
+                for m in pattern.finditer(line):
+                    pin = original_of(m)
+                    if pin:
+                        found.append(
+                            Pin(
+                                pin.kind,
+                                rel,
+                                index + 1,
+                                m.start(),
+                                m.group(0),
+                                f"copy of {pin.where}",
+                                pin.source,
+                                m.group("version"),
+                                sha=m.groupdict().get("sha") or "",
+                                package=pin.package,
+                                copy_of=pin,
+                            )
                         )
-                    )
-            for m in ACTION.finditer(line):
-                pin = by_action.get(m.group("ref"))
-                if pin:
-                    found.append(
-                        Pin(
-                            "action",
-                            rel,
-                            index + 1,
-                            m.start(),
-                            m.group(0),
-                            f"copy of {pin.where}",
-                            pin.source,
-                            m.group("version"),
-                            sha=m.group("sha"),
-                            copy_of=pin,
-                        )
-                    )
     return found
 
 
