@@ -8,6 +8,7 @@ conda channels, crates.io or CRAN can run.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -80,6 +81,18 @@ def run(
 
 
 @cache
+@cache
+def noxfile_tasks(project: Path) -> dict[str, list[str]]:
+    """The TASKS table of a rendered noxfile.py: task name -> its command lines."""
+    module = ast.parse((project / "noxfile.py").read_text(encoding="utf-8"))
+    for node in module.body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "TASKS":
+            assert node.value is not None
+            tasks: dict[str, list[str]] = ast.literal_eval(node.value)
+            return tasks
+    raise AssertionError("noxfile.py has no TASKS table")
+
+
 def include_module(name: str) -> Any:
     """The module of `includes/<name>.jinja`, with Copier's filters: its tables and macros."""
     env = jinja2.Environment(

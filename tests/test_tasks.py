@@ -8,7 +8,6 @@ includes/ci.jinja; README's "Everyday commands" and CI's `run:` steps call those
 
 from __future__ import annotations
 
-import ast
 import re
 import subprocess
 import tomllib
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from helpers import include_module, params, tool
+from helpers import include_module, noxfile_tasks, params, tool
 from matrix import Answers, all_static_renders, choices, complete
 
 if TYPE_CHECKING:
@@ -26,16 +25,6 @@ if TYPE_CHECKING:
 
 RENDERS = params(all_static_renders())
 TASKS = ["install", "lock", "test", "lint", "format", "typecheck", "docs", "image"]
-
-
-def noxfile_tasks(project: Path) -> dict[str, list[str]]:
-    module = ast.parse((project / "noxfile.py").read_text(encoding="utf-8"))
-    for node in module.body:
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "TASKS":
-            assert node.value is not None
-            tasks: dict[str, list[str]] = ast.literal_eval(node.value)
-            return tasks
-    raise AssertionError("noxfile.py has no TASKS table")
 
 
 def expected_tasks(full: Answers) -> dict[str, list[str]]:

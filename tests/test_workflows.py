@@ -9,7 +9,6 @@ group) on every `run:` script itself.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import shlex
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import include_module, params, run, tool
+from helpers import include_module, noxfile_tasks, params, run, tool
 from matrix import Answers, all_static_renders, complete, manager_x_target
 
 RENDERS = params(all_static_renders())
@@ -379,8 +378,8 @@ def check_command(
         assert "nox" in provided, "nox is not set up in this job"
         assert words[1] == "-s", words
         for name in words[2:]:
-            assert name in nox_tasks(project), f"nox -s {name}: no such task in noxfile.py"
-            for line in nox_tasks(project)[name]:
+            assert name in noxfile_tasks(project), f"nox -s {name}: no such task in noxfile.py"
+            for line in noxfile_tasks(project)[name]:
                 for inner in simple_commands(line.replace("{python}", "3.13")):
                     check_command(inner, project, manager, provided, made)
                     check_paths(inner, project, set(managers_table()[manager]["lockfiles"]), made)
@@ -464,18 +463,6 @@ def test_run_steps_call_what_exists(render, answers: Answers) -> None:
                 made |= set(re.findall(r">\s*([\w./-]+)", script))
                 if manager == "pixi" or "uv sync" in script:
                     made.add(".venv")
-
-
-@cache
-def nox_tasks(project: Path) -> dict[str, list[str]]:
-    """The TASKS table of a rendered noxfile.py: task name -> its command lines."""
-    module = ast.parse((project / "noxfile.py").read_text(encoding="utf-8"))
-    for node in module.body:
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "TASKS":
-            assert node.value is not None
-            tasks: dict[str, list[str]] = ast.literal_eval(node.value)
-            return tasks
-    raise AssertionError("noxfile.py has no TASKS table")
 
 
 @cache
