@@ -47,8 +47,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 # The tests' own locking and image inspection, so the numbers match what the docker tier
 # builds and asserts.
-from test_docker import build_cli, docker_cli, image_layers, layer_sizes
+from test_docker import image_layers, layer_sizes
 
+from images import build_cli, docker_cli
 from lockers import lock
 from matrix import complete
 

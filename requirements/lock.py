@@ -6,7 +6,7 @@
 
 Groups: `dev` (requirements/dev.txt, what the README's test command installs) and
 `checkov` (requirements/checkov.txt: checkov pins packages that clash with the dev group,
-so tests/test_aws.py installs it into a venv of its own, from this lock).
+so tests/aws_stack.py installs it into a venv of its own, from this lock).
 
 The lock pins every package with the sha256 of each of its files on PyPI, for every
 platform and Python the template supports (`uv pip compile --universal`), so that

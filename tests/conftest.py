@@ -15,10 +15,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import aws_stack
+import images
 from helpers import OFFLINE_SKIP, STRICT
 from matrix import Answers, combo_id, complete
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pytest_copie.plugin import Copie
 
 
@@ -75,6 +79,28 @@ def render_copy(render: Renders, tmp_path: Path):  # type: ignore[no-untyped-def
         return target
 
     return _copy
+
+
+@pytest.fixture(scope="session")
+def docker_ready() -> None:
+    """Skip when images cannot be built here (tests/images.py decides, once for all tests
+    that build one); strict mode turns the skip into a failure."""
+    reason = images.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def moto(tmp_path: Path) -> Iterator[aws_stack.Moto]:
+    """A fresh local AWS (moto server) for this test only: failed stacks are not rolled back."""
+    with aws_stack.moto_server(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def checkov() -> str:
+    """checkov's executable, from its own hash-locked venv (tests/aws_stack.py)."""
+    return aws_stack.install_checkov()
 
 
 @pytest.hookimpl(hookwrapper=True)

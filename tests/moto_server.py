@@ -1,4 +1,4 @@
-"""A moto server (a local AWS endpoint) for tests/test_aws.py, with two CloudFormation fixes.
+"""A moto server (a local AWS endpoint) for the AWS tests (tests/aws_stack.py), with two CloudFormation fixes.
 
 Run as `python tests/moto_server.py -H 127.0.0.1 -p PORT`. moto 5.2's CloudFormation has
 two defects on the change-set path that `aws cloudformation deploy` takes; both are fixed

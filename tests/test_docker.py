@@ -9,9 +9,9 @@ dependencies' included, keeps its digest. Images get unique tags and are removed
 build cache is kept so that reruns are fast. (Build times are compared in benchmarks/,
 never here.)
 
-The docker client is `GROUNDWORK_DOCKER` (default `docker`); builds go through
-`GROUNDWORK_DOCKER_BUILD` when it is set (.ci/run points it at the offline helper, which
-uses local stand-ins for the base images), else `docker build` with BuildKit.
+The docker client and the build command come from tests/images.py, which also decides,
+once for every test that builds an image, whether images can be built here (the
+`docker_ready` fixture).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import pytest
 from test_dockerfiles import table
 
 from helpers import BIN, OFFLINE_SKIP, params, run
+from images import build_cli, docker_cli
 from lockers import PYPI_MANAGERS, lock, managers, python_path
 from matrix import Answers, choices, combo_id, complete, questionnaire
 
@@ -55,53 +56,8 @@ PROJECT_LAYER_MAX_BYTES = 1_000_000
 HOSTILE = 'Quotes " and \\ backslash, \\$HOME and ${PATH:-x}, `ticks`, émoji 🚀'
 
 
-def docker_cli() -> list[str]:
-    return shlex.split(os.environ.get("GROUNDWORK_DOCKER", "docker"))
-
-
-def build_cli() -> list[str]:
-    configured = os.environ.get("GROUNDWORK_DOCKER_BUILD")
-    return shlex.split(configured) if configured else [*docker_cli(), "build"]
-
-
 def docker(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
     return run([*docker_cli(), *args], timeout=timeout)
-
-
-@pytest.fixture(scope="session")
-def docker_ready(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Skip the tier when no Docker engine answers (strict mode turns this into a failure)."""
-    try:
-        result = subprocess.run(
-            [*docker_cli(), "info", "--format", "{{.ServerVersion}}"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        pytest.skip(f"Docker unavailable: {error}")
-    if result.returncode != 0:
-        pytest.skip(f"Docker unavailable: {(result.stderr or result.stdout).strip()[-500:]}")
-    # The engine answers; can this client build with BuildKit (cache and bind mounts)?
-    probe = tmp_path_factory.mktemp("docker-probe")
-    (probe / "Dockerfile").write_text("FROM scratch\nLABEL groundwork.probe=1\n", encoding="utf-8")
-    result = subprocess.run(
-        [*build_cli(), "--progress=plain", "--tag", "groundwork-test/probe:latest", str(probe)],
-        env={**os.environ, "DOCKER_BUILDKIT": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    subprocess.run(
-        [*docker_cli(), "rmi", "groundwork-test/probe:latest"], capture_output=True, check=False
-    )
-    if result.returncode != 0:
-        pytest.skip(
-            f"Docker unavailable: `{' '.join(build_cli())}` cannot build with BuildKit "
-            f"(set GROUNDWORK_DOCKER_BUILD): {(result.stderr or result.stdout).strip()[-500:]}"
-        )
 
 
 class Build:
