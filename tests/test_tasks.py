@@ -27,6 +27,13 @@ RENDERS = params(all_static_renders())
 TASKS = ["install", "lock", "test", "lint", "format", "typecheck", "docs", "image"]
 
 
+def task_list(kind: str) -> list[str]:
+    """The tasks of a project kind: the everyday ones, then those of its kind before `image`."""
+    tools = include_module("tasks").env_tasks
+    own = [name for name, task in tools.items() if kind in task.get("kinds", [])]
+    return [*TASKS[:-1], *own, TASKS[-1]]
+
+
 def expected_tasks(full: Answers) -> dict[str, list[str]]:
     """What each task runs, from the tables (not from the template that renders them)."""
     manager = full["dependency_manager"]
@@ -45,10 +52,15 @@ def expected_tasks(full: Answers) -> dict[str, list[str]]:
     image = full["package_name"].replace("_", "-")
     publish = "--publish 8000:8000 " if full["project_kind"] == "service" else ""
     tools = include_module("tasks").env_tasks
+    kind = full["project_kind"]
     return {
         "install": install,
         "lock": prepare + m["lock"],
-        **{name: [m["exec"] + cmd for cmd in task["commands"]] for name, task in tools.items()},
+        **{
+            name: [m["exec"] + cmd.replace("{cli}", image) for cmd in task["commands"]]
+            for name, task in tools.items()
+            if kind in task.get("kinds", [kind])
+        },
         "image": [f"docker build --tag {image} .", f"docker run --rm {publish}{image}"],
     }
 
@@ -58,7 +70,7 @@ def test_noxfile_runs_the_managers_commands(render, answers: Answers) -> None:
     full = complete(answers)
     project = render(full)
     tasks = noxfile_tasks(project)
-    assert list(tasks) == TASKS
+    assert list(tasks) == task_list(full["project_kind"])
     assert tasks == expected_tasks(full)
     assert (project / "noxfile.py").stat().st_mode & 0o111, "executable (its shebang)"
 
@@ -69,9 +81,10 @@ def test_readme_lists_every_task(render, answers: Answers) -> None:
     readme = (render(full) / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Everyday commands", 1)[1].split("\n## ", 1)[0]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
-    assert block.splitlines() == [f"nox -s {name}" for name in TASKS]
+    names = task_list(full["project_kind"])
+    assert block.splitlines() == [f"nox -s {name}" for name in names]
     rows = re.findall(r"^\| `(\w+)` \| .* \| (.*) \|$", section, re.MULTILINE)
-    assert [name for name, _ in rows] == TASKS
+    assert [name for name, _ in rows] == names
     tasks = noxfile_tasks(render(full))
     for name, commands in rows:
         shown = re.findall(r"`([^`]+)`", commands)
@@ -89,7 +102,7 @@ def test_nox_lists_the_tasks(render, answers: Answers) -> None:
         cwd=project, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     listed = re.findall(r"^([*-]) (\w+) -> (.+)$", result.stdout, re.MULTILINE)
-    assert [name for _, name, _ in listed] == TASKS
+    assert [name for _, name, _ in listed] == task_list(complete(answers)["project_kind"])
     defaults = {name for mark, name, _ in listed if mark == "*"}
     assert defaults == {"lint", "typecheck", "test"}, "`nox` alone runs the checks"
 
