@@ -28,10 +28,10 @@ TASKS = ["install", "lock", "test", "lint", "format", "typecheck", "docs", "imag
 
 
 def task_list(kind: str) -> list[str]:
-    """The tasks of a project kind: the everyday ones, then those of its kind before `image`."""
-    tools = include_module("tasks").env_tasks
-    own = [name for name, task in tools.items() if kind in task.get("kinds", [])]
-    return [*TASKS[:-1], *own, TASKS[-1]]
+    """The tasks of a project kind: the everyday ones, and those of its kind before `image`."""
+    tasks = include_module("tasks")
+    own = [name for name, task in tasks.env_tasks.items() if kind in task.get("kinds", [])]
+    return [name for name in tasks.task_order if name in TASKS or name in own]
 
 
 def expected_tasks(full: Answers) -> dict[str, list[str]]:
