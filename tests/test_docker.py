@@ -16,6 +16,7 @@ once for every test that builds an image, whether images can be built here (the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from test_dockerfiles import table
+from test_model_service import expected_predictions
 
 from helpers import BIN, OFFLINE_SKIP, params, run
 from images import build_cli, docker_cli
@@ -128,7 +130,10 @@ def check_entry_point(project: Path, full: Answers, tag: str) -> None:
 
 
 def check_service(project: Path, full: Answers, tag: str) -> None:
+    """The image serves the packaged sample model; with a bad MODEL_URI it exits, one line."""
     pkg = full["package_name"]
+    sample = (project / "src" / pkg / "sample_model.json").read_bytes()
+    artifact = json.loads(sample)
     container = docker("run", "--detach", "--publish", "127.0.0.1::8000", tag).stdout.strip()
     try:
         address = docker("port", container, "8000/tcp").stdout.split()[0]
@@ -137,7 +142,11 @@ def check_service(project: Path, full: Answers, tag: str) -> None:
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
-                    assert json.loads(response.read()) == {"status": "ok"}
+                    assert json.loads(response.read()) == {
+                        "status": "ok",
+                        "model_version": artifact["version"],
+                        "model_checksum": f"sha256:{hashlib.sha256(sample).hexdigest()}",
+                    }
                     break
             except OSError:
                 if time.monotonic() > deadline:
@@ -157,13 +166,8 @@ def check_service(project: Path, full: Answers, tag: str) -> None:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             answer = json.loads(response.read())
-        expected = host_output(
-            project,
-            full["python_version"],
-            f"import json; from {pkg}.core import DEFAULT_MODEL; "
-            "print(json.dumps(DEFAULT_MODEL.predict([1.0, 2.0, 3.0])))",
-        )
-        assert answer == {"prediction": pytest.approx(expected), "model_version": "0.1.0"}
+        (expected,) = expected_predictions(artifact, [[1.0, 2.0, 3.0]])
+        assert answer == {"prediction": pytest.approx(expected), "model_version": "sample-1"}
         # The image's own HEALTHCHECK command succeeds inside the running container.
         health = json.loads(
             docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", tag).stdout
@@ -174,6 +178,20 @@ def check_service(project: Path, full: Answers, tag: str) -> None:
         subprocess.run(
             [*docker_cli(), "rm", "--force", container], capture_output=True, check=False
         )
+    # A bad MODEL_URI: the container exits non-zero with one line, and serves nothing.
+    failed = subprocess.run(
+        [*docker_cli(), "run", "--rm", "--env", "MODEL_URI=/models/absent.json", tag],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert failed.returncode != 0
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1, failed.stderr
+    assert lines[0].startswith(
+        f"{pkg.replace('_', '-')} serve: error: model artifact /models/absent.json: cannot read it"
+    ), lines
 
 
 def check_non_root(tag: str) -> None:

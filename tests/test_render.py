@@ -50,8 +50,14 @@ def expected_conditional(answers: Answers) -> dict[str, bool]:
         "Pipfile": manager == "pipenv",
         "src/{pkg}/app.py": kind == "service",
         "tests/test_app.py": kind == "service",
-        "src/{pkg}/cli.py": kind == "pipeline",
-        "tests/test_cli.py": kind == "pipeline",
+        "src/{pkg}/cli.py": kind in {"pipeline", "service"},
+        "tests/test_cli.py": kind in {"pipeline", "service"},
+        # the model as an artifact, and training it
+        "src/{pkg}/model.py": kind in {"pipeline", "service"},
+        "src/{pkg}/sample_model.json": kind in {"pipeline", "service"},
+        "src/{pkg}/train.py": kind in {"pipeline", "service"},
+        "tests/test_model.py": kind in {"pipeline", "service"},
+        "tests/test_train.py": kind in {"pipeline", "service"},
         "src/{pkg}/__main__.py": kind != "service",
         "tests/test_main.py": kind == "library",
         # the docs site is published where the code is open source
