@@ -269,9 +269,12 @@ class World:
         new_checkout = f"actions/checkout@{self.commits['actions/checkout'][self.checkout['patch']]} # {self.checkout['patch']}"
         old_checkout = f"actions/checkout@{sha} # {current}"
         self.expect("includes/actions.jinja", old_checkout, new_checkout)
-        workflow = self.text(".github/workflows/pins.yml")
-        self.expect(".github/workflows/pins.yml", old_checkout, new_checkout,
-                    workflow.count(old_checkout))  # fmt: skip
+        # The template's own workflows carry copies of the pin (pins.yml, docs.yml).
+        for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+            name = str(path.relative_to(ROOT))
+            if old_checkout in self.text(name):
+                self.expect(name, old_checkout, new_checkout,
+                            self.text(name).count(old_checkout))  # fmt: skip
         self.expect("includes/actions.jinja", setup_r.group(0),
                     f"r-lib/actions/setup-r@{self.commits['r-lib/actions'][r_minor]} # {r_minor}")  # fmt: skip
         ruff_patch = bump(ruff.group(2), 2)
