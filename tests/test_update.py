@@ -315,7 +315,9 @@ def test_copier_is_pinned_to_one_version() -> None:
 
 README_MARKER = re.compile(r"^<!-- (/?)groundwork: ([a-z-]+) -->$", re.MULTILINE)
 # Sections a user adds: one between two of the template's sections, one at the end.
-OWN_MIDDLE = "## Our deployment notes\n\nStaging is the platform team's cluster; ask them first.\n\n"
+OWN_MIDDLE = (
+    "## Our deployment notes\n\nStaging is the platform team's cluster; ask them first.\n\n"
+)
 OWN_END = "\n## Team contacts\n\nData Team, data@example.com, Mondays to Fridays.\n"
 MIDDLE_AFTER = "<!-- /groundwork: dev-container -->\n\n"
 
@@ -441,7 +443,9 @@ def test_without_the_markers_the_same_sections_conflict(
     text = readme.read_text(encoding="utf-8")
     anchor = "\n## Docs site\n"
     assert text.count(anchor) == 1
-    readme.write_text(text.replace(anchor, "\n" + OWN_MIDDLE.rstrip("\n") + "\n" + anchor) + OWN_END)
+    readme.write_text(
+        text.replace(anchor, "\n" + OWN_MIDDLE.rstrip("\n") + "\n" + anchor) + OWN_END
+    )
     tr.commit_all(project, "our README sections")
 
     tr.update(project)
@@ -453,3 +457,71 @@ def test_without_the_markers_the_same_sections_conflict(
     )  # fmt: skip
     assert any("Our deployment notes" in side for side in conflicts)
     assert any("Team contacts" in side for side in conflicts)
+
+
+# --- which version Copier takes -----------------------------------------------------------------
+
+
+def copy_default_ref(template: Path, dst: Path) -> str:
+    """`copier copy` without --vcs-ref, as users run it; returns Copier's messages."""
+    data = dst.parent / f"{dst.name}-answers.yml"
+    data.write_text(yaml.safe_dump(ANSWERS), encoding="utf-8")
+    messages = tr.copier("copy", "--defaults", f"--data-file={data}", str(template), str(dst))
+    tr.git(dst, "init", "--quiet", "--initial-branch=main")
+    tr.commit_all(dst, "start")
+    return messages
+
+
+def check_update(project: Path) -> int:
+    return subprocess.run(
+        [tool("copier"), "check-update", "--quiet"],
+        cwd=project, env={**os.environ, **tr.GIT_ENV}, capture_output=True, check=False,
+    ).returncode  # fmt: skip
+
+
+def test_releases_are_tags_and_an_untagged_template_follows_its_latest_commit(
+    template: Path, tmp_path: Path
+) -> None:
+    """What updating.md and troubleshooting.md say, as Copier does it: the newest tag,
+    never a later untagged commit, while the template has tags; its latest commit when
+    it has none. `copier check-update --quiet` exits 2 only when there is a newer one."""
+    wording = ("run the tests and commit.", "run the tests, then commit.")
+
+    def reword(repo: Path) -> None:
+        readme = repo / "template" / "README.md.jinja"
+        text = readme.read_text(encoding="utf-8")
+        assert text.count(wording[0]) == 1
+        readme.write_text(text.replace(*wording), encoding="utf-8")
+        tr.commit_all(repo, "reword")
+
+    tagged = tmp_path / "tagged"
+    tr.git(tmp_path, "clone", "--quiet", str(template), str(tagged))
+    reword(tagged)  # a commit after NEW_TAG, not tagged
+    project = tmp_path / "project"
+    copy_default_ref(tagged, project)
+    assert answers_of(project)["_commit"] == tr.NEW_TAG
+    assert wording[0] in (project / "README.md").read_text(encoding="utf-8")
+    assert check_update(project) == 0
+    tr.update(project)
+    assert answers_of(project)["_commit"] == tr.NEW_TAG, "no update to an untagged commit"
+    tr.git(tagged, "tag", "v1.2.0")
+    assert check_update(project) == 2
+    tr.update(project)
+    assert answers_of(project)["_commit"] == "v1.2.0"
+    assert wording[1] in (project / "README.md").read_text(encoding="utf-8")
+
+    untagged = tmp_path / "untagged"
+    untagged.mkdir()
+    tr.git(untagged, "init", "--quiet", "--initial-branch=main")
+    tr._write(untagged, tr.today())
+    tr.commit_all(untagged, "no release yet")
+    fork = tmp_path / "fork-project"
+    messages = copy_default_ref(untagged, fork)
+    assert "No git tags found in template; using HEAD as ref" in messages
+    head = tr.git(untagged, "rev-parse", "--short", "HEAD").strip()
+    assert answers_of(fork)["_commit"] == head
+    reword(untagged)
+    assert check_update(fork) == 2
+    tr.update(fork)
+    assert answers_of(fork)["_commit"] == tr.git(untagged, "rev-parse", "--short", "HEAD").strip()
+    assert wording[1] in (fork / "README.md").read_text(encoding="utf-8")
