@@ -216,13 +216,9 @@ def file_changes(question: str, value: Any) -> str:
                 complete({**BASELINE, "project_kind": kind, "deploy_target": value})
             )
             by_text.setdefault(describe_changes(before, after), []).append(kind)
-        if len(by_text) == 1 and len(next(iter(by_text.values()))) == len(
-            choices("project_kind")
-        ):
+        if len(by_text) == 1 and len(next(iter(by_text.values()))) == len(choices("project_kind")):
             return next(iter(by_text))
-        return "; ".join(
-            f"{' or '.join(kinds)}: {text}" for text, kinds in by_text.items()
-        )
+        return "; ".join(f"{' or '.join(kinds)}: {text}" for text, kinds in by_text.items())
     before = rendered_paths(complete(BASELINE))
     after = rendered_paths(complete({**BASELINE, question: value}))
     return describe_changes(before, after)
@@ -445,7 +441,7 @@ def docker_stages_table() -> str:
     managers = table("managers").managers
     strategies = table("docker").docker_managers
     rows = ["| Managers | Stages, in order |", "| --- | --- |"]
-    for name, answers in DOCKER_EXAMPLES.items():
+    for answers in DOCKER_EXAMPLES.values():
         strategy = strategies[complete(answers)["dependency_manager"]]["strategy"]
         users = [
             managers[key]["label"]

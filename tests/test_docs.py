@@ -42,7 +42,8 @@ DEVELOPER_SECTION = "For template developers"
 def gen_pages() -> Any:
     """docs/gen_pages.py as a module (its tables, the npm install, the location check)."""
     spec = importlib.util.spec_from_file_location("gen_pages", DOCS / "gen_pages.py")
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -457,7 +458,8 @@ def test_the_reference_file_lists_are_what_renders_add_or_remove(
     without it, against the baseline the page states."""
     baseline = {"dependency_manager": "uv", "deploy_target": "none"}
     reference = (DOCS / "reference" / "questionnaire.md").read_text(encoding="utf-8")
-    assert "`dependency_manager: uv`" in reference and "`deploy_target: none`" in reference
+    assert "`dependency_manager: uv`" in reference
+    assert "`deploy_target: none`" in reference
     rows = reference_rows()
     for question in ["license", "project_kind", "extra_languages", "dependency_manager",
                      "python_version", "deploy_target"]:  # fmt: skip
@@ -488,9 +490,13 @@ def developer_words() -> re.Pattern[str]:
             names.update(re.findall(r"^def (test_\w+)", path.read_text(encoding="utf-8"),
                                     re.MULTILINE))  # fmt: skip
     words = [
-        r"\bissues?\b", r"#\d+\b", r"\b(?:this|our|the test|a test) machine\b",
+        r"\bissues?\b",
+        r"#\d+\b",
+        r"\b(?:this|our|the test|a test) machine\b",
         r"\b(?:checked|verified|tried|seen|reproduced|tested|measured) (?:here|on this)\b",
-        r"\bmoto\b", r"\bthe template's (?:own )?tests\b", *sorted(names),
+        r"\bmoto\b",
+        r"\bthe template's (?:own )?tests\b",
+        *sorted(names),
     ]
     return re.compile("|".join(f"(?:{w})" for w in words), re.IGNORECASE)
 
@@ -553,7 +559,9 @@ def test_the_docs_state_the_dockerfile_stages_as_rendered(
 def test_the_template_location_is_one_value_used_everywhere() -> None:
     module = gen_pages()
     url = module.template_url()
-    owner, name = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+)", url).groups()  # type: ignore[union-attr]
+    found = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+)", url)
+    assert found, url
+    owner, name = found.groups()
     assert site_config()["site_url"] == f"https://{owner}.github.io/{name}/"
     assert module.location_mismatches() == []
     for path in (ROOT / "README.md", DOCS / "getting-started.md", DOCS / "updating.md"):
@@ -579,7 +587,9 @@ def test_benchmark_tables_mark_missed_targets() -> None:
     tables = re.findall(r"((?:^\|.*\|\n)+)", text, re.MULTILINE)
     judged = 0
     for table in tables:
-        rows = [[cell.strip() for cell in line.strip("|\n").split("|")] for line in table.splitlines()]
+        rows = [
+            [cell.strip() for cell in line.strip("|\n").split("|")] for line in table.splitlines()
+        ]
         header = rows[0]
         if "Ratio" not in header or "Target" not in header:
             continue
