@@ -8,14 +8,21 @@ tables under includes/ again, so the docs cannot drift from the template.
 
 - docs/reference/questionnaire.md: every question with its help, type, default, choices,
   the rule that disables a choice, the messages that reject an answer, and the files
-  each choice adds or removes (the template's conditional file names, evaluated).
+  each choice adds or removes against a stated baseline (the template's file names,
+  evaluated by Copier's rule).
 - docs/.generated/*.md: fragments that pages include with `--8<--`: the manager and
-  language tables, the Dockerfile stage diagrams (from rendered Dockerfiles), each deploy
-  target's set-up (the README section it renders), validator messages, the message after
-  copy. Folders that start with "." are not built as pages.
+  language tables, what to install first, where each manager keeps its environment, the
+  Dockerfile's stages and their diagrams (from rendered Dockerfiles), each deploy
+  target's set-up for every project kind (the README section it renders, as content
+  tabs), validator messages, the message after copy. Folders that start with "." are not
+  built as pages.
 - docs/assets/questionnaire.svg: the last screen of a real `copier copy` session, driven
   in a pseudo-terminal by tests/terminal.py and rendered from the emulated screen.
-"""
+- docs/assets/javascripts/mermaid.min.js: mermaid from requirements/package-lock.json
+  (installed with `npm ci`), so the site loads no script from a CDN.
+
+Before anything, the build checks that every page, README.md and CHANGELOG.md name the
+template's location as zensical.toml's `extra.template_url` does."""
 
 from __future__ import annotations
 
