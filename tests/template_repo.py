@@ -177,13 +177,16 @@ def old_state(files: dict[str, bytes]) -> dict[str, bytes]:
             f"'{NEW_CI_STEP}' step",
         ),
     )
-    # A README section worded differently.
+    # A README section worded differently: the last one, up to its end marker.
     edit(
         "template/README.md.jinja",
         lambda t: _replace(
             t,
-            re.compile(r"## Updating from the template\n(?:(?!\n## ).)*\n", re.DOTALL),
-            OLD_README_SECTION,
+            re.compile(
+                r"## Updating from the template\n(?:(?!\n## |\n<!-- /groundwork: ).)*\n",
+                re.DOTALL,
+            ),
+            OLD_README_SECTION + "\n",
             "section 'Updating from the template'",
         ),
     )
