@@ -254,9 +254,36 @@ def test_deploy_reads_documented_variables(render, answers: Answers) -> None:
         "secrets.GITHUB_TOKEN", ""
     ), "deploy workflows use no stored secrets"
     workflow = load(deploy)
-    assert workflow["on"] == {"release": {"types": ["published"]}}
-    environments = [job.get("environment") for job in workflow["jobs"].values()]
-    assert any(environments), "the deploying job runs in a GitHub environment"
+    check_two_environments(workflow, full["deploy_target"])
+
+
+def check_two_environments(workflow: dict[str, Any], target: str) -> None:
+    """Two environments, one build: staging from main (TestPyPI, for pypi, from the
+    release), production from a release, in a job that builds nothing and takes what
+    staging deployed."""
+    staging, production = include_module("deploy/targets").targets[target]["environments"]
+    release = {"release": {"types": ["published"]}}
+    if target == "pypi":
+        assert workflow["on"] == release
+        assert list(workflow["jobs"]) == ["build", staging, production]
+        assert workflow["jobs"][staging]["needs"] == "build"
+        assert workflow["jobs"][production]["needs"] == staging
+    else:
+        assert workflow["on"] == {"push": {"branches": ["main"]}, **release}
+        assert list(workflow["jobs"]) == [staging, production]
+        assert workflow["jobs"][staging]["if"] == "github.event_name == 'push'"
+        assert workflow["jobs"][production]["if"] == "github.event_name == 'release'"
+        steps = workflow["jobs"][production]["steps"]
+        assert steps[0]["name"] == f"Check that {staging} runs this commit"
+        assert workflow["jobs"][production]["permissions"]["deployments"] == "read"
+    for name in (staging, production):
+        assert workflow["jobs"][name]["environment"]["name"] == name
+    uses = [str(step.get("uses", "")) for step in workflow["jobs"][production]["steps"]]
+    assert not any(
+        use.startswith(("docker/build-push-action@", "actions/upload-artifact@")) for use in uses
+    )
+    scripts = " ".join(str(step.get("run", "")) for step in workflow["jobs"][production]["steps"])
+    assert not re.search(r"\b(docker (buildx )?build|uv build)\b", scripts)
 
 
 # --- every run: step calls what exists --------------------------------------------------
@@ -264,6 +291,8 @@ def test_deploy_reads_documented_variables(render, answers: Answers) -> None:
 MANAGER_COMMANDS = {"uv", "poetry", "pdm", "pipenv", "pixi"}
 # Commands the ubuntu-latest runner image has without a set-up step.
 RUNNER_COMMANDS = {"echo", "exit", "jq", "aws", "az", "sudo", "pipx", "command", "cat"}
+# ... and those deploy.yml runs (bash runs a script of the repository, checked below).
+RUNNER_COMMANDS |= {"bash", "docker", "grep"}
 # ... and those template-update.yml runs (git and gh come with the runner image).
 RUNNER_COMMANDS |= {"git", "gh", "sed", "mkdir"}
 FILE_LIKE = re.compile(r"^[\w./*-]+\.(txt|in|yml|yaml|toml|lock|json|cfg|py)$|/")
@@ -333,7 +362,7 @@ def simple_commands(script: str) -> list[list[str]]:
         else:
             current.append(token)
     commands.append(current)
-    keywords = {"if", "then", "else", "fi", "!", "do", "done", "{", "}"}
+    keywords = {"if", "then", "elif", "else", "fi", "!", "do", "done", "{", "}"}
     cleaned = []
     for words in commands:
         while words and words[0] in keywords:
