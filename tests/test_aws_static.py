@@ -328,3 +328,35 @@ def test_batch_revisions_leave_out_reserved_tags(render, tmp_path: Path) -> None
 def test_deploy_script_passes_shellcheck(render) -> None:  # type: ignore[no-untyped-def]
     for answers in (PIPELINE, SERVICE):
         run([tool("shellcheck"), str(render(answers) / "infra" / "deploy.sh")])
+
+
+@pytest.mark.parametrize("answers", params([PIPELINE, SERVICE]))
+def test_readme_and_parameters_agree(render, answers: Answers) -> None:  # type: ignore[no-untyped-def]
+    """Every stack parameter the README's set-up names exists, and each value it gives is
+    one the parameter allows; both say the same about the default VPC and private
+    subnets."""
+    project = render(answers)
+    parameters = load_stack(project)["Parameters"]
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    section = readme.split("One-time set-up on the other side", 1)[1].split("\n## ", 1)[0]
+    # EC2's filters (--filters Name=vpc-id,...) are not stack parameters.
+    section = re.sub(r"--filters \S+( \S+)?", "", section)
+    named = re.findall(r"\b([A-Z][a-z][A-Za-z]*)=(?!=)([^\s`\"\\]*)", section)
+    assert {"Environment", "GitHubRepository", "VpcId", "SubnetIds", "AssignPublicIp"} <= {
+        name for name, _ in named
+    }
+    for name, value in named:
+        assert name in parameters, f"the README names {name}, which infra/aws.yml lacks"
+        if not value or value.startswith("$") or "..." in value or value.isupper():
+            continue  # a shell variable or a placeholder
+        allowed = parameters[name]
+        if "AllowedValues" in allowed:
+            assert value in allowed["AllowedValues"], (name, value)
+        if "AllowedPattern" in allowed:
+            assert re.fullmatch(allowed["AllowedPattern"], value), (name, value)
+    assert "AssignPublicIp=ENABLED" in section
+    assert "default VPC" in section
+    assert "default VPC" in parameters["AssignPublicIp"]["Description"]
+    for words in ("NAT gateway", "VPC endpoints"):
+        assert words in section
+        assert words in parameters["SubnetIds"]["Description"]

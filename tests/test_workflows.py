@@ -497,3 +497,61 @@ def test_run_steps_call_what_exists(render, answers: Answers) -> None:
 @cache
 def managers_table() -> dict[str, dict[str, Any]]:
     return dict(include_module("managers").managers)
+
+
+# --- the registry look-up of ghcr, gcp and azure, run here ------------------------------
+
+# `docker buildx imagetools inspect` as buildx prints an image index (util/imagetools/
+# printers.go: a tabwriter table, then the index's manifests, indented), or its error.
+FAKE_DOCKER = """#!/usr/bin/env bash
+[ "$1 $2 $3" = "buildx imagetools inspect" ] || { echo "unexpected: $*" >&2; exit 1; }
+case "$4" in
+  *:found) printf 'Name:      %s\\nMediaType: application/vnd.oci.image.index.v1+json\\nDigest:    sha256:%s\\n\\nManifests:\\n  Name:        %s@sha256:%s\\n  MediaType:   application/vnd.oci.image.manifest.v1+json\\n  Platform:    linux/amd64\\n' "$4" "$(printf a%.0s {1..64})" "$4" "$(printf b%.0s {1..64})" ;;
+  *:missing) echo "ERROR: $4: not found" >&2; exit 1 ;;
+  *) echo "ERROR: failed to authorize: 401 Unauthorized" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("target", ["ghcr", "gcp", "azure"])
+def test_registry_lookup_finds_the_digest_or_says_why_not(
+    render, target: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The look-up step of both jobs, run with a stand-in for docker: the digest of a
+    found image; nothing (staging builds) or a one-line error (production) for a missing
+    one; the registry's own error otherwise."""
+    workflow = load(
+        render(complete({"deploy_target": target, "project_kind": "service"}))
+        / ".github/workflows/deploy.yml"
+    )
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    docker.write_text(FAKE_DOCKER, encoding="utf-8")
+    docker.chmod(0o755)
+    staging, production = include_module("deploy/targets").targets[target]["environments"]
+    for job_id in (staging, production):
+        (step,) = [s for s in workflow["jobs"][job_id]["steps"] if s.get("id") == "found"]
+        for tag, code, digest in (
+            ("found", 0, "sha256:" + "a" * 64),
+            ("missing", None, ""),
+            ("denied", 1, ""),
+        ):
+            output = tmp_path / f"{job_id}-{tag}"
+            result = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                env={"PATH": f"{docker.parent}:/usr/bin:/bin", "IMAGE": f"registry.example/image:{tag}",
+                     "GITHUB_OUTPUT": str(output), "RUNNER_TEMP": str(tmp_path)},
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            outputs = (
+                dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
+                if output.exists()
+                else {}
+            )
+            if tag == "missing":
+                code = 1 if job_id == production else 0
+                assert ("::error::No image" in result.stdout) == (job_id == production)
+            assert result.returncode == code, result.stdout + result.stderr
+            assert outputs.get("digest", "") == digest
+            if tag == "denied":
+                assert "401 Unauthorized" in result.stderr
