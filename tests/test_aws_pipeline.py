@@ -1,17 +1,14 @@
-"""AWS, install and docker tiers: the pipeline stack deployed to a local AWS (moto) by the
-README's commands, a release's deploy step run against it, then the pipeline run as the
-Batch job would: from the rendered project's own environment (uv) and from its image
-(read-only, non-root, reaching moto over the host's network). Its results are read back
-through the Glue table. Shared set-up: tests/aws_stack.py; the `moto` fixture:
-tests/conftest.py.
+"""AWS, install and docker tiers: the pipeline's stacks deployed to a local AWS (moto) by
+the README's commands, staging's deploy job (a push to main) run against them, then the
+pipeline run in staging as the Batch job would: from the rendered project's own
+environment (uv) and from its image (read-only, non-root, reaching moto over the host's
+network). Its results are read back through the Glue table. Shared set-up:
+tests/aws_stack.py, tests/aws_workflow.py; the `moto` fixture: tests/conftest.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import re
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -27,8 +24,10 @@ import lockers
 from aws_stack import (
     PIPELINE,
     RUN_DATES,
+    STAGING,
     Moto,
     Readme,
+    batch_service_role,
     blocks_with,
     check_deploy_role,
     check_log_group,
@@ -36,11 +35,11 @@ from aws_stack import (
     commands_of,
     create_what_moto_does_not,
     deploy_by_readme,
-    load_workflow,
     stack_resources,
     teardown_by_readme,
 )
-from helpers import BIN, include_module, run
+from aws_workflow import Job, push_image
+from helpers import include_module, run
 from images import build_cli, docker_cli
 from matrix import combo_id
 
@@ -57,56 +56,26 @@ class PipelineStack:
     table: str
 
 
-def release(project: Path, readme: Readme, variables: dict[str, str]) -> str:
-    """deploy.yml's AWS Batch step as a release runs it, for an image it has pushed."""
-    (job,) = load_workflow(project)["jobs"].values()
-    (step,) = [s for s in job["steps"] if "job definition revision" in s.get("name", "")]
-    (repository,) = readme.moto.client("ecr").describe_repositories(
-        repositoryNames=[variables["ECR_REPOSITORY"]]
-    )["repositories"]
-    image_digest = "sha256:" + hashlib.sha256(b"release").hexdigest()
-    expressions = {
-        **{f"vars.{key}": value for key, value in variables.items()},
-        "steps.ecr.outputs.registry": repository["repositoryUri"].split("/")[0],
-        "steps.build.outputs.digest": image_digest,
-    }
-    env = {
-        key: re.sub(r"\$\{\{ (.*?) \}\}", lambda m: expressions[m.group(1)], value)
-        for key, value in step["env"].items()
-    }
-    workdir = readme.folder / "release"
-    workdir.mkdir()
-    path = os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
-    # GitHub runs a bash step as `bash --noprofile --norc -eo pipefail {0}`.
-    run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-        cwd=workdir,
-        env={**readme.moto.env, **env, "PATH": path},
-    )
-    return env["IMAGE"]
+def release(readme: Readme, variables: dict[str, str]) -> str:
+    """deploy.yml's staging job as a push to main runs it: the image it builds (pushed to
+    ECR), then its deploy step."""
+    commit = "c0ffee" * 6 + "c0ff"
+    job = Job(readme, STAGING, variables, {"github.sha": commit})
+    job.ok("Look up this commit's image")
+    job.outputs["build"] = {"digest": push_image(readme.moto, variables["ECR_REPOSITORY"], commit)}
+    job.ok("Deploy the image to staging")
+    return f"{job.outputs['found']['repository']}@{job.outputs['build']['digest']}"
 
 
 def deploy_pipeline(project: Path, moto: Moto, folder: Path) -> tuple[Readme, PipelineStack]:
-    """The README's set-up of the pipeline stack on moto, checked for what moto created."""
-    batch_role = moto.client("iam").create_role(
-        RoleName="batch-service-role",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "batch.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
+    """The README's set-up of the pipeline's stacks on moto, checked for what moto created
+    in staging."""
     readme = Readme(project, moto, folder)
-    variables = deploy_by_readme(readme, extra=f"BatchServiceRoleArn={batch_role}")
+    variables = deploy_by_readme(readme, extra=f"BatchServiceRoleArn={batch_service_role(moto)}")[
+        STAGING
+    ]
     name = variables["BATCH_JOB_DEFINITION"]
-    check_deploy_role(moto, variables["AWS_ROLE_ARN"])
+    check_deploy_role(moto, variables["AWS_ROLE_ARN"], STAGING)
     check_repository(moto, variables["ECR_REPOSITORY"])
     check_log_group(moto, f"/aws/batch/{name}")
     created = stack_resources(moto, name)
@@ -122,7 +91,7 @@ def deploy_pipeline(project: Path, moto: Moto, folder: Path) -> tuple[Readme, Pi
     # The first revision is the stack's; a release registers the next with its image.
     batch = moto.client("batch")
     (first,) = batch.describe_job_definitions(jobDefinitionName=name)["jobDefinitions"]
-    image = release(project, readme, variables)
+    image = release(readme, variables)
     revisions = batch.describe_job_definitions(jobDefinitionName=name, status="ACTIVE")
     newest = max(revisions["jobDefinitions"], key=lambda d: d["revision"])
     assert newest["revision"] == first["revision"] + 1
@@ -216,8 +185,9 @@ def query_and_tear_down(readme: Readme, stack: PipelineStack) -> None:
     (query,) = [c for c in commands_of(block) if c.startswith("aws athena")]
     assert f"FROM {stack.database}.{stack.table}" in query
     assert readme.run(query).strip()
-    teardown_by_readme(readme, stack.variables["BATCH_JOB_DEFINITION"])
-    # The data bucket outlives the stack (DeletionPolicy: Retain), with the results in it.
+    teardown_by_readme(readme, stack.variables["ECR_REPOSITORY"])
+    # The data bucket outlives the stack (DeletionPolicy: RetainExceptOnCreate), with the
+    # results in it.
     listed = readme.moto.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix="scores/")
     assert len([o for o in listed["Contents"] if o["Key"].endswith(".parquet")]) == 2
 

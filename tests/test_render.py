@@ -64,6 +64,7 @@ def expected_conditional(answers: Answers) -> dict[str, bool]:
         ".github/workflows/docs.yml": answers["license"] != "Proprietary",
         "src/{pkg}/dataset.py": kind == "pipeline",
         "infra/aws.yml": answers["deploy_target"] == "aws",
+        "infra/deploy.sh": answers["deploy_target"] == "aws",
         "tests/test_glue_table.py": kind == "pipeline" and answers["deploy_target"] == "aws",
     }
 
