@@ -19,6 +19,8 @@ process of the project's environment, interleaved over rounds (the median counts
   size of the process, from the kernel's accounting of it).
 - shards: the rows' throughput of two shards at once (then the commit) against one shard.
 
+Every subject runs with one BLAS thread (`OPENBLAS_NUM_THREADS=1`), as the image sets it.
+
 Numbers are never asserted in tests: they depend on the machine and on its load, which the
 table records.
 """
@@ -72,10 +74,16 @@ pq.write_table(out, sys.argv[2])
 """
 
 
+# As the image runs them (its ENV): one BLAS thread per process, for every subject.
+ENVIRONMENT = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
 def measured(args: list[str], cwd: Path) -> tuple[float, int]:
     """Wall time and peak resident memory (bytes) of one process."""
     start = time.perf_counter()
-    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        args, cwd=cwd, env=ENVIRONMENT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -88,7 +96,9 @@ def measured(args: list[str], cwd: Path) -> tuple[float, int]:
 def together(commands: list[list[str]], cwd: Path) -> float:
     """Wall time of processes started at once, until the last one ends."""
     start = time.perf_counter()
-    processes = [subprocess.Popen(c, cwd=cwd, stdout=subprocess.DEVNULL) for c in commands]
+    processes = [
+        subprocess.Popen(c, cwd=cwd, env=ENVIRONMENT, stdout=subprocess.DEVNULL) for c in commands
+    ]
     if any(process.wait() for process in processes):
         sys.exit(f"failed: {commands}")
     return time.perf_counter() - start
