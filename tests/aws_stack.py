@@ -472,7 +472,7 @@ def resolve(value: Any, refs: dict[str, str]) -> Any:
 
 
 def create_what_moto_does_not(moto: Moto, project: Path, name: str) -> tuple[str, str]:
-    """The Glue database and table and the Athena workgroup, through moto's own APIs.
+    """The Glue database and tables and the Athena workgroup, through moto's own APIs.
 
     moto's CloudFormation accepted these resources and created nothing: this checks that
     first, then creates them from the template's own properties.
@@ -489,12 +489,15 @@ def create_what_moto_does_not(moto: Moto, project: Path, name: str) -> tuple[str
     assert workgroup["Name"] not in [w["Name"] for w in athena.list_work_groups()["WorkGroups"]]
     glue.create_database(CatalogId=database["CatalogId"], DatabaseInput=database["DatabaseInput"])
     refs["GlueDatabase"] = database["DatabaseInput"]["Name"]
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Glue::Table":
+            properties = resolve(resource["Properties"], refs)
+            glue.create_table(
+                CatalogId=properties["CatalogId"],
+                DatabaseName=properties["DatabaseName"],
+                TableInput=properties["TableInput"],
+            )
     table = resolve(resources["GlueTable"]["Properties"], refs)
-    glue.create_table(
-        CatalogId=table["CatalogId"],
-        DatabaseName=table["DatabaseName"],
-        TableInput=table["TableInput"],
-    )
     athena.create_work_group(
         Name=workgroup["Name"],
         Description=workgroup["Description"],

@@ -210,27 +210,34 @@ def test_what_outlives_a_stack_does_so_by_policy(render) -> None:  # type: ignor
 
 @pytest.mark.xdist_group(combo_id(PIPELINE))
 def test_glue_columns_are_the_pipeline_schema(render) -> None:  # type: ignore[no-untyped-def]
-    """The Glue table's columns are the ones src/<package>/dataset.py writes."""
+    """The Glue tables' columns are the ones src/<package>/dataset.py writes."""
     project = render(PIPELINE)
     code = (
-        "import json; from demo_project.dataset import SCHEMA, PARTITION; "
-        "print(json.dumps([PARTITION, [[f.name, str(f.type), f.metadata[b'comment'].decode()]"
-        " for f in SCHEMA]]))"
+        "import json; from demo_project.dataset import SCHEMAS, PARTITION; "
+        "print(json.dumps([PARTITION, {name: [[f.name, str(f.type), f.metadata[b'comment']"
+        ".decode()] for f in schema] for name, schema in SCHEMAS.items()}]))"
     )
     result = run(
         [sys.executable, "-c", code], cwd=project, env={"PYTHONPATH": str(project / "src")}
     )
-    partition, fields = json.loads(result.stdout)
+    partition, schemas = json.loads(result.stdout)
     glue = {
         str(getattr(pa, t["pyarrow"])()): t["glue"]
         for t in include_module("dataset").types.values()
     }
-    table = load_stack(project)["Resources"]["GlueTable"]["Properties"]["TableInput"]
-    columns = table["StorageDescriptor"]["Columns"]
-    assert [[c["Name"], c["Type"], c["Comment"]] for c in columns] == [
-        [name, glue[arrow], comment] for name, arrow, comment in fields
-    ]
-    assert table["PartitionKeys"] == [{"Name": partition, "Type": "string"}]
+    resources = load_stack(project)["Resources"]
+    tables = {
+        r["Properties"]["TableInput"]["Name"]: r["Properties"]["TableInput"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Glue::Table"
+    }
+    assert sorted(tables) == sorted(schemas)
+    for name, fields in schemas.items():
+        columns = tables[name]["StorageDescriptor"]["Columns"]
+        assert [[c["Name"], c["Type"], c["Comment"]] for c in columns] == [
+            [field, glue[arrow], comment] for field, arrow, comment in fields
+        ]
+        assert tables[name]["PartitionKeys"] == [{"Name": partition, "Type": "string"}]
 
 
 HOSTILE = 'He said "hi": it\'s #1 \\o/ {{ x }} naïve café ☕ 🚀 - [a] & *b* ! % yes'

@@ -63,6 +63,12 @@ def expected_conditional(answers: Answers) -> dict[str, bool]:
         # the docs site is published where the code is open source
         ".github/workflows/docs.yml": answers["license"] != "Proprietary",
         "src/{pkg}/dataset.py": kind == "pipeline",
+        "src/{pkg}/inputs.py": kind == "pipeline",
+        "src/{pkg}/shards.py": kind == "pipeline",
+        "tests/test_shards.py": kind == "pipeline",
+        "src/{pkg}/glue.py": kind == "pipeline" and answers["deploy_target"] == "aws",
+        "src/{pkg}/locations.py": kind != "library",
+        "tests/test_locations.py": kind != "library",
         "infra/aws.yml": answers["deploy_target"] == "aws",
         "infra/deploy.sh": answers["deploy_target"] == "aws",
         "tests/test_glue_table.py": kind == "pipeline" and answers["deploy_target"] == "aws",
