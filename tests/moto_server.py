@@ -39,6 +39,8 @@ commands run as they do against AWS:
   created again. Here they go with the stack, as on AWS.
 - An ECS service's LoadBalancers are ignored (a "TODO" in moto): here they reach the
   service, as `create_service` would take them.
+- `!Ref AWS::NoValue` as an item of a list (`!If [Cond, item, !Ref AWS::NoValue]`)
+  leaves a null item where AWS removes it. Here it is removed.
 
 Nothing else is changed: resources moto's CloudFormation does not support (Glue,
 Athena, IAM OIDC providers, S3 bucket policies) are still accepted and not created.
@@ -61,10 +63,19 @@ _delete_stack = models.Stack.delete
 _create_service = ecs_models.Service.create_from_cloudformation_json
 _update_resource = parsing.parse_and_update_resource
 _create_change_set = responses.CloudFormationResponse.create_change_set
+_clean_json = parsing.clean_json
 NO_CHANGES = (
     "The submitted information didn't contain changes. "
     "Submit different information to create a change set."
 )
+
+
+def clean_json(resource_json: Any, resources_map: Any) -> Any:
+    """moto's own, without the items of a list that resolved to AWS::NoValue."""
+    cleaned = _clean_json(resource_json, resources_map)
+    if isinstance(resource_json, list) and isinstance(cleaned, list):
+        return [item for item in cleaned if item is not None]
+    return cleaned
 
 
 def create_change_set(self: Any) -> Any:
@@ -196,6 +207,7 @@ responses.CloudFormationResponse.create_change_set = create_change_set  # type: 
 models.Stack.stack_parameters = property(stack_parameters)  # type: ignore[assignment,method-assign]
 models.Stack.delete = delete_stack
 parsing.parse_and_update_resource = update_resource
+parsing.clean_json = clean_json
 ecr_models.Repository.create_from_cloudformation_json = classmethod(create_repository)  # type: ignore[assignment,method-assign]
 ecr_models.Repository.delete = delete_repository  # type: ignore[method-assign]
 batch_models.ComputeEnvironment.delete = delete_compute_environment  # type: ignore[attr-defined]

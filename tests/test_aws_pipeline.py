@@ -22,7 +22,8 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -54,12 +55,15 @@ from helpers import include_module, run
 from images import build_cli, docker_cli
 from matrix import combo_id
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 DATASET = include_module("dataset").dataset
 RESULTS, REJECTS = DATASET["results"]["table"], DATASET["rejects"]["table"]
 FIRST, SECOND = "2026-01-31", "2026-01-30"
+# The packaged model, which the jobs use when the stack has no ModelUri.
+SAMPLE_MODEL = json.loads(
+    next((Path(__file__).parents[1] / "template" / "src").glob("*/*sample_model.json*")).read_text(
+        encoding="utf-8"
+    )
+)["version"]
 
 
 # --- the state machine and the roles, statically ----------------------------------------
@@ -273,8 +277,7 @@ def deploy_pipeline(project: Path, moto: Moto, folder: Path) -> tuple[Readme, Pi
     assert environment["OUTPUT_URI"] == f"s3://{bucket}/{DATASET['prefix']}"
     # moto's CloudFormation made no Glue database, so its !Ref gave no value: use the name
     # of the one created from the template's own properties (create_what_moto_does_not).
-    assert set(environment) == {"INPUT_URI", "OUTPUT_URI", "GLUE_DATABASE", "MODEL_URI"}
-    assert environment["MODEL_URI"] == ""  # the packaged model
+    assert set(environment) == {"INPUT_URI", "OUTPUT_URI", "GLUE_DATABASE"}  # no ModelUri
     environment["GLUE_DATABASE"] = database
     stack = PipelineStack(variables, bucket, database, environment, definition(project), name)
     return readme, stack
@@ -426,7 +429,7 @@ def scenario(runner: Runner, moto: Moto, stack: PipelineStack, folder: Path) -> 
         "wrong number of features: expected 3, got 2", "not a number in column 2",
         "missing value in column 2", "non-finite value",
     }  # fmt: skip
-    assert set(scores.column("model_version").to_pylist()) == {"0.1.0"}
+    assert set(scores.column("model_version").to_pylist()) == {SAMPLE_MODEL}
     manifest = json.loads(s3.get_object(
         Bucket=stack.bucket, Key=f"{DATASET['prefix']}/{DATASET['partition']}={FIRST}/{DATASET['manifest']}"
     )["Body"].read())  # fmt: skip
