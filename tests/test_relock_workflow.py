@@ -10,6 +10,10 @@ pull-request job pushes the branch and opens the pull request. "Set up" steps ar
 skipped: pdm and nox are the test environment's. `gh` is a stand-in that records its
 arguments. conda-lock and pixi cannot solve here: their relock steps are checked
 statically (test_workflows.py: actionlint, zizmor; test_groups.py: what they install).
+
+The audit workflow's step for PDM runs here too: its export of every locked group, with
+hashes, is real; pip-audit's advisory lookups need PyPI's JSON API or OSV, which this
+machine does not reach, so that part skips with an `offline:` reason.
 """
 
 from __future__ import annotations
@@ -133,3 +137,31 @@ def test_pdm_relock_workflow_steps(render_copy, tmp_path: Path) -> None:  # type
     newer = locked_version(proposed, "pytest")
     assert not newer.startswith("8.3."), f"pytest stayed at {newer}"
     assert git(origin, "diff", "--name-only", "main", "relock").split() == ["pdm.lock"]
+
+
+def test_pdm_audit_step(render_copy) -> None:  # type: ignore[no-untyped-def]
+    project = render_copy(complete({"dependency_manager": "pdm", "python_version": PYTHON}))
+    lockers.lock(project, "pdm", PYTHON)
+    workflow = yaml.safe_load((project / ".github/workflows/audit.yml").read_text("utf-8"))
+    step = next(s for s in workflow["jobs"]["audit"]["steps"] if "pip-audit " in s.get("run", ""))
+    export, audit = step["run"].strip().splitlines()
+    temp = project.parent / "runner-temp"
+    temp.mkdir()
+    env = {**lockers.manager_env(PYTHON), "RUNNER_TEMP": str(temp)}
+    subprocess.run(["bash", "-eo", "pipefail", "-c", export], cwd=project, env=env, check=True)
+    locked = (temp / "locked.txt").read_text("utf-8")
+    requirements = [line for line in locked.splitlines() if re.match(r"[A-Za-z0-9]", line)]
+    names = {re.split(r"[=\s]", line, maxsplit=1)[0].lower() for line in requirements}
+    assert {"pytest", "ruff", "mypy", "zensical"} <= names, "every group is audited"
+    assert all("==" in line for line in requirements), "pinned as locked"
+    assert locked.count("--hash=sha256:") >= len(requirements), "with hashes"
+    result = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", audit],
+        cwd=project, env=env, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    if "could not be audited" in result.stderr:
+        pytest.skip(
+            "offline: pip-audit's advisory lookups (PyPI's JSON API, OSV) are not served "
+            "here; the export it reads was checked"
+        )
+    assert result.returncode == 0, result.stdout + result.stderr
