@@ -8,23 +8,34 @@ tables under includes/ again, so the docs cannot drift from the template.
 
 - docs/reference/questionnaire.md: every question with its help, type, default, choices,
   the rule that disables a choice, the messages that reject an answer, and the files
-  each choice adds or removes (the template's conditional file names, evaluated).
+  each choice adds or removes against a stated baseline (the template's file names,
+  evaluated by Copier's rule).
 - docs/.generated/*.md: fragments that pages include with `--8<--`: the manager and
-  language tables, the Dockerfile stage diagrams (from rendered Dockerfiles), each deploy
-  target's set-up (the README section it renders), validator messages, the message after
-  copy. Folders that start with "." are not built as pages.
+  language tables, what to install first, where each manager keeps its environment, the
+  Dockerfile's stages and their diagrams (from rendered Dockerfiles), each deploy
+  target's set-up for every project kind (the README section it renders, as content
+  tabs), validator messages, the message after copy. Folders that start with "." are not
+  built as pages.
 - docs/assets/questionnaire.svg: the last screen of a real `copier copy` session, driven
   in a pseudo-terminal by tests/terminal.py and rendered from the emulated screen.
-"""
+- docs/assets/javascripts/mermaid.min.js: mermaid from requirements/package-lock.json
+  (installed with `npm ci`), so the site loads no script from a CDN.
+
+Before anything, the build checks that every page, README.md and CHANGELOG.md name the
+template's location as zensical.toml's `extra.template_url` does."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import html
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,11 +47,77 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from matrix import choices, complete, kind_for_target
+from matrix import choices, complete
 
 GENERATED = DOCS / ".generated"
 REFERENCE = DOCS / "reference"
 ASSETS = DOCS / "assets"
+# mermaid, copied from its npm package into the site, so no page loads a script from a CDN.
+MERMAID_JS = ASSETS / "javascripts" / "mermaid.min.js"
+# The Node.js tools (mermaid; jsdom for the tests), locked with their integrity hashes.
+NPM_LOCK = ROOT / "requirements" / "package-lock.json"
+
+
+@cache
+def site_config() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "zensical.toml").read_text(encoding="utf-8"))["project"]
+
+
+def template_url() -> str:
+    """Where the template lives: one value, `extra.template_url` in zensical.toml."""
+    return str(site_config()["extra"]["template_url"])
+
+
+# Ways pages have named the template's location; each must be `template_url()`.
+LOCATION = re.compile(
+    r"(?:https://github\.com/|gh:|github\.com/)[\w.-]+/groundwork\b(?:\.git)?"
+    r"|[\w.-]+\.github\.io/groundwork\b|/path/to/groundwork\b"
+)
+
+
+def location_mismatches() -> list[str]:
+    """Mentions of the template's location that are not the one value (docs/, README.md,
+    CHANGELOG.md): `file:line: text`."""
+    url = template_url()
+    owner, name = url.removeprefix("https://github.com/").split("/")
+    allowed = {url, f"{url}.git", f"gh:{owner}/{name}", f"github.com/{owner}/{name}",
+               f"{owner}.github.io/{name}"}  # fmt: skip
+    found = []
+    for path in [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted(DOCS.glob("*.md"))]:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for match in LOCATION.finditer(line):
+                if match.group(0) not in allowed:
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)}")
+    return found
+
+
+def node_modules() -> Path:
+    """node_modules of requirements/package-lock.json, installed once per lock with
+    `npm ci` (integrity hashes checked) under .cache/npm/, file-locked for parallel runs."""
+    if shutil.which("npm") is None:
+        raise SystemExit("npm is not installed: the docs need mermaid from npm")
+    digest = hashlib.sha256(NPM_LOCK.read_bytes()).hexdigest()[:16]
+    home = ROOT / ".cache" / "npm" / digest
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / ".installed").is_file():
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy2(NPM_LOCK.parent / name, home / name)
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=home, check=True, timeout=900,
+            )  # fmt: skip
+            (home / ".installed").touch()
+    return home / "node_modules"
+
+
+def copy_mermaid() -> None:
+    """The locked mermaid's browser bundle into the site's assets (zensical.toml loads it
+    on every page; the theme then uses it instead of fetching one)."""
+    bundle = node_modules() / "mermaid" / "dist" / "mermaid.min.js"
+    MERMAID_JS.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(bundle, MERMAID_JS)
 
 
 @cache
@@ -85,43 +162,86 @@ def write(path: Path, text: str) -> None:
 
 
 # -- which files an answer renders ------------------------------------------------------
+# The reference's "Files" column compares two renders that differ in one answer. The
+# baseline, stated on the page: the default answers with uv and no deploy target.
+BASELINE: dict[str, Any] = {"dependency_manager": "uv", "deploy_target": "none"}
+
+
 def rendered_paths(answers: dict[str, Any]) -> set[str]:
-    """The files a render has: the template's file names, their Jinja evaluated."""
+    """The files a render has, by Copier's rule for template names: drop the `.jinja`
+    suffix, render every part of the path, and skip the path when a part renders empty."""
     context = {**answers, "_copier_conf": {"answers_file": ".copier-answers.yml"}}
+    suffix = copier_config().get("_templates_suffix", ".jinja")
     found = set()
     base = ROOT / copier_config()["_subdirectory"]
     for path in base.rglob("*"):
         if not path.is_file():
             continue
-        parts = [
-            jinja().from_string(part).render(**context) for part in path.relative_to(base).parts
-        ]
-        if all(parts):
-            found.add("/".join(parts).removesuffix(".jinja"))
+        parts = list(path.relative_to(base).parts)
+        parts[-1] = parts[-1].removesuffix(suffix)
+        rendered = [jinja().from_string(part).render(**context) for part in parts]
+        if all(rendered):
+            found.add("/".join(rendered))
     return found
 
 
-def file_changes(question: str, value: Any) -> str:
-    """Files this value adds or removes compared with the default answers."""
-    base_answers: dict[str, Any] = {}
-    if question == "deploy_target":
-        base_answers["project_kind"] = kind_for_target(value)
-    if question == "project_kind":
-        base_answers["deploy_target"] = "ghcr"
-    base = rendered_paths(complete(base_answers))
-    with_value = rendered_paths(complete({**base_answers, question: value}))
+def kinds_for(target: str) -> list[str]:
+    """The project kinds that may choose this deploy target (the questionnaire's rules)."""
+    from matrix import is_valid
+
+    return [
+        kind
+        for kind in choices("project_kind")
+        if is_valid({"project_kind": kind, "deploy_target": target})
+    ]
+
+
+def describe_changes(before: set[str], after: set[str]) -> str:
     package = complete({})["package_name"]
-    added = sorted(p.replace(package, "PKG") for p in with_value - base)
-    removed = sorted(p.replace(package, "PKG") for p in base - with_value)
+
+    def shown(paths: set[str]) -> str:
+        return ", ".join(code(p.replace(package, "<package>")) for p in sorted(paths))
+
     parts = []
-    if added:
-        parts.append("adds " + ", ".join(code(p) for p in added))
-    if removed:
-        parts.append("removes " + ", ".join(code(p) for p in removed))
-    return "; ".join(parts) or "no file of its own: changes the contents"
+    if after - before:
+        parts.append("adds " + shown(after - before))
+    if before - after:
+        parts.append("removes " + shown(before - after))
+    return "; ".join(parts) or "no file: changes contents only"
+
+
+def file_changes(question: str, value: Any) -> str:
+    """What a render with this answer adds or removes against the baseline. A deploy
+    target is compared with `none` of each project kind that may choose it."""
+    if complete(BASELINE).get(question) == value:
+        return "the baseline"
+    if question == "deploy_target":
+        by_text: dict[str, list[str]] = {}
+        for kind in kinds_for(value):
+            before = rendered_paths(complete({**BASELINE, "project_kind": kind}))
+            after = rendered_paths(
+                complete({**BASELINE, "project_kind": kind, "deploy_target": value})
+            )
+            by_text.setdefault(describe_changes(before, after), []).append(kind)
+        if len(by_text) == 1 and len(next(iter(by_text.values()))) == len(choices("project_kind")):
+            return next(iter(by_text))
+        return "; ".join(f"{' or '.join(kinds)}: {text}" for text, kinds in by_text.items())
+    before = rendered_paths(complete(BASELINE))
+    after = rendered_paths(complete({**BASELINE, question: value}))
+    return describe_changes(before, after)
 
 
 # -- the questionnaire reference ----------------------------------------------------------
+def baseline_words() -> str:
+    answers = complete(BASELINE)
+    languages = ", ".join(answers["extra_languages"]) or "no other language"
+    return (
+        f"a {answers['project_kind']} in Python {answers['python_version']} with "
+        f"{answers['dependency_manager']}, {languages}, licence {answers['license']}, "
+        "nothing deployed"
+    )
+
+
 def validator_messages(name: str, validator: str) -> list[str]:
     """The messages a validator can give, placeholders shown as `…`."""
     messages = re.findall(r"%\}\s*(" + re.escape(name) + r": .*?)\s*\{%", validator, re.DOTALL)
@@ -140,6 +260,12 @@ def questionnaire_page() -> str:
         "",
         "The keys are a public interface: they are recorded in `.copier-answers.yml` and",
         "read again by `copier update`.",
+        "",
+        "The **Files** column compares two renders that differ in that one answer. The",
+        "baseline is the default answers with `dependency_manager: uv` and",
+        f"`deploy_target: none`: {baseline_words()}. A deploy target is compared with",
+        "`none` for each project kind that may choose it; where the kinds differ, each is",
+        "named. `<package>` stands for the package's name.",
         "",
     ]
     for name, spec in questions().items():
@@ -257,6 +383,34 @@ def manager_tables() -> dict[str, str]:
     }
 
 
+def prerequisites_table() -> str:
+    """What a developer installs before the rendered README's first commands."""
+    managers = table("managers").managers
+    runner = table("tasks").runner
+    rows = ["| Manager | Install first | Python comes from |", "| --- | --- | --- |"]
+    for key in choices("dependency_manager"):
+        m = managers[key]
+        needs = ["[pyenv](https://github.com/pyenv/pyenv)"] if m["family"] == "pypi" else []
+        needs.append(m["get_tool"])
+        needs.append(f"nox (`{runner['get_tool']}`)")
+        rows.append(f"| {m['label']} | {md_cell('; '.join(needs))} | {md_cell(m['python_from'])} |")
+    return "\n".join(rows)
+
+
+def environments_table() -> str:
+    """Where each manager keeps the environment, and the commands that delete it."""
+    managers = table("managers").managers
+    env = complete({})["package_name"].replace("_", "-")
+    rows = ["| Manager | Its environment | Delete it (before switching) |", "| --- | --- | --- |"]
+    for key in choices("dependency_manager"):
+        m = managers[key]
+        commands = "<br>".join(code(c.replace("{env}", env)) for c in m["remove_env"])
+        rows.append(
+            f"| {m['label']} | {md_cell(m['env_home'].replace('{env}', env))} | {commands} |"
+        )
+    return "\n".join(rows)
+
+
 def languages_table() -> str:
     languages = table("languages").languages
     labels = dict(
@@ -278,6 +432,37 @@ def languages_table() -> str:
 
 
 # -- Dockerfile stages as a diagram -------------------------------------------------------
+# One project per build strategy of includes/docker/ (the Docker image page's tabs).
+DOCKER_EXAMPLES: dict[str, dict[str, Any]] = {
+    "uv": {},
+    "poetry": {"dependency_manager": "poetry"},
+    "conda-poetry": {"extra_languages": ["r"]},
+    "pixi": {"dependency_manager": "pixi"},
+}
+
+
+def dockerfile_stages(answers: dict[str, Any]) -> list[str]:
+    text = render_file("template/Dockerfile.jinja", complete(answers))
+    return re.findall(r"^FROM \S+ AS (\S+)", text, flags=re.MULTILINE)
+
+
+def docker_stages_table() -> str:
+    """The stages of each strategy's rendered Dockerfile, in order."""
+    managers = table("managers").managers
+    strategies = table("docker").docker_managers
+    rows = ["| Managers | Stages, in order |", "| --- | --- |"]
+    for answers in DOCKER_EXAMPLES.values():
+        strategy = strategies[complete(answers)["dependency_manager"]]["strategy"]
+        users = [
+            managers[key]["label"]
+            for key in choices("dependency_manager")
+            if strategies[key]["strategy"] == strategy
+        ]
+        stages = ", ".join(code(stage) for stage in dockerfile_stages(answers))
+        rows.append(f"| {', '.join(users)} | {stages} |")
+    return "\n".join(rows)
+
+
 def dockerfile_diagram(answers: dict[str, Any]) -> str:
     """A mermaid flowchart of a rendered Dockerfile: stages, base images, what is copied."""
     text = render_file("template/Dockerfile.jinja", complete(answers))
@@ -304,19 +489,45 @@ def dockerfile_diagram(answers: dict[str, Any]) -> str:
 
 
 # -- deploy set-up, validator messages --------------------------------------------------------
-def deploy_section(target: str) -> str:
-    answers = complete({"deploy_target": target, "project_kind": kind_for_target(target)})
+def deploy_section(target: str, kind: str) -> str:
+    """The rendered README's deploy set-up for this target and project kind, from its
+    first sentence about deploy.yml on, one heading level down."""
+    answers = complete({"deploy_target": target, "project_kind": kind})
     text = render_file("includes/readme/deploy.md.jinja", answers)
-    start = text.index("`.github/workflows/deploy.yml`")
-    body = text[start:]
-    # One level down: the README's "###" headings become "####" inside a docs section.
-    body = re.sub(r"^(#+) ", r"#\1 ", body, flags=re.MULTILINE)
-    by_kind = table("deploy/targets").targets[target]["by_kind"]
-    if answers["project_kind"] == "service" and "pipeline" in by_kind:
-        swap = ", ".join(code(name) for name, _, _ in by_kind["service"])
-        instead = "; ".join(f"{code(name)}: {meaning}" for name, meaning, _ in by_kind["pipeline"])
-        body += f"\n\nFor a pipeline, set instead of {swap}: {instead}.\n"
-    return body
+    body = text[text.index("`.github/workflows/deploy.yml`") :]
+    return re.sub(r"^(#+) ", r"#\1 ", body, flags=re.MULTILINE).strip("\n")
+
+
+def indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line.strip() else "" for line in text.splitlines())
+
+
+def tabs(items: list[tuple[str, str]]) -> str:
+    """Content tabs (pymdownx.tabbed) of (label, Markdown) pairs."""
+    return "\n\n".join(f'=== "{label}"\n\n{indent(body)}' for label, body in items)
+
+
+def deploy_target_tabs(target: str) -> str:
+    """The target's set-up for every project kind that may choose it: one tab per kind
+    whose README section differs (kinds with the same section share a tab)."""
+    by_body: dict[str, list[str]] = {}
+    for kind in kinds_for(target):
+        by_body.setdefault(deploy_section(target, kind), []).append(kind)
+    if len(by_body) == 1:
+        return next(iter(by_body))
+    return tabs([(", ".join(kinds).capitalize(), body) for body, kinds in by_body.items()])
+
+
+def deploy_tabs() -> str:
+    """Every deploy target's set-up, a tab each, nested tabs per project kind."""
+    labels = table("deploy/targets").targets
+    return tabs(
+        [
+            (labels[target]["label"], deploy_target_tabs(target))
+            for target in choices("deploy_target")
+            if target != "none"
+        ]
+    )
 
 
 def targets_by_kind() -> str:
@@ -482,19 +693,27 @@ def screen_rows(session: Any) -> str:
 
 
 def main() -> None:
+    if mismatches := location_mismatches():
+        raise SystemExit(
+            "These name another location of the template than zensical.toml's "
+            f"extra.template_url ({template_url()}):\n  " + "\n  ".join(mismatches)
+        )
     GENERATED.mkdir(parents=True, exist_ok=True)
+    copy_mermaid()
     write(REFERENCE / "questionnaire.md", questionnaire_page())
     for name, text in manager_tables().items():
         write(GENERATED / f"{name}.md", text)
     write(GENERATED / "languages.md", languages_table())
-    write(GENERATED / "docker-uv.md", dockerfile_diagram({}))
-    write(GENERATED / "docker-conda-poetry.md", dockerfile_diagram({"extra_languages": ["r"]}))
-    write(GENERATED / "docker-pixi.md", dockerfile_diagram({"dependency_manager": "pixi"}))
-    write(GENERATED / "docker-poetry.md", dockerfile_diagram({"dependency_manager": "poetry"}))
+    write(GENERATED / "prerequisites.md", prerequisites_table())
+    write(GENERATED / "environments.md", environments_table())
+    for name, answers in DOCKER_EXAMPLES.items():
+        write(GENERATED / f"docker-{name}.md", dockerfile_diagram(answers))
+    write(GENERATED / "docker-stages.md", docker_stages_table())
     write(GENERATED / "docker-readme.md", docker_section())
+    write(GENERATED / "deploy-targets.md", deploy_tabs())
     for target in choices("deploy_target"):
         if target != "none":
-            write(GENERATED / f"deploy-{target}.md", deploy_section(target))
+            write(GENERATED / f"deploy-{target}.md", deploy_target_tabs(target))
     write(GENERATED / "validator-errors.md", validator_examples())
     write(GENERATED / "targets-by-kind.md", targets_by_kind())
     svg, message = record_questionnaire()

@@ -1,21 +1,21 @@
 """The AWS side of aws renders, for the tests: reading a render's stack, deploy workflow and
-README set-up; a local AWS (moto) and the README's commands run against it; the judges.
+README set-up; a local AWS (moto) and the README's commands run against it (both
+environments' stacks, side by side). Running deploy.yml's steps: tests/aws_workflow.py;
+the judges (cfn-lint, checkov): tests/aws_judges.py.
 
-moto runs as a separate server (tests/moto_server.py), one fresh one per test on a free
-port (the `moto` fixture in tests/conftest.py): a failed stack is not rolled back, so
-nothing carries over. Its CloudFormation accepts AWS::Glue::*, AWS::Athena::WorkGroup,
+moto runs as a separate server (tests/moto_server.py, with its fixes), one fresh one per
+test on a free port (the `moto` fixture in tests/conftest.py): a failed stack is not
+rolled back, so nothing carries over. Its CloudFormation accepts AWS::Glue::*, AWS::Athena::WorkGroup,
 AWS::IAM::OIDCProvider and AWS::S3::BucketPolicy but creates nothing for them;
 `create_what_moto_does_not` creates the Glue database and table and the Athena workgroup
 through moto's own APIs from the template's properties, and no test claims more than moto
 did. moto also needs a ServiceRole on a Batch compute environment (AWS uses its
 service-linked role when there is none): a deploy passes one through the stack's
-BatchServiceRoleArn parameter.
+BatchServiceRoleArn parameter, which `batch_service_role` creates.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import os
 import re
@@ -28,7 +28,6 @@ import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,7 @@ import pytest
 import yaml
 from pyarrow import fs as pafs
 
-from helpers import BIN, CloudFormationLoader, include_module, run, tool
+from helpers import BIN, CloudFormationLoader, include_module, run
 from matrix import ROOT, all_static_renders, complete
 
 if TYPE_CHECKING:
@@ -48,11 +47,14 @@ GITHUB_REPOSITORY = "octo-org/demo-project"
 RUN_DATES = ["2024-05-30", "2024-05-31"]
 
 AWS_RENDERS = [row for row in all_static_renders() if row["deploy_target"] == "aws"]
+STAGING, PRODUCTION = ENVIRONMENTS = ("staging", "production")
+REVIEWER_ID = "4242"
 PIPELINE = complete({"project_kind": "pipeline", "dependency_manager": "uv"})
 SERVICE = complete({"project_kind": "service", "dependency_manager": "uv"})
 
-# What each step of deploy.yml needs from AWS (the actions' READMEs list it), so that the
-# deploy role can be checked against what the workflow does rather than against itself.
+# What each action deploy.yml uses needs from AWS (the actions' READMEs list it), so that
+# the deploy role can be checked against what the workflow does rather than against
+# itself. The AWS CLI commands of its scripts (infra/deploy.sh) are read from them.
 ECR_PUSH = {
     "ecr:BatchCheckLayerAvailability",
     "ecr:BatchGetImage",
@@ -68,25 +70,24 @@ ACTION_PERMISSIONS = {
     "aws-actions/amazon-ecr-login": {"ecr:GetAuthorizationToken"},
     "docker/setup-buildx-action": set(),
     "docker/build-push-action": ECR_PUSH,
-    "aws-actions/amazon-ecs-render-task-definition": {"ecs:DescribeTaskDefinition"},
-    # registers the rendered revision (with its tags), then updates the service and waits.
-    "aws-actions/amazon-ecs-deploy-task-definition": {
-        "ecs:RegisterTaskDefinition",
-        "ecs:TagResource",
-        "iam:PassRole",
-        "ecs:DescribeServices",
-        "ecs:UpdateService",
-    },
 }
-# The AWS CLI's commands in deploy.yml's scripts; registering copies the revision's tags
-# and passes its roles.
-CLI_EXTRA = {"batch:RegisterJobDefinition": {"batch:TagResource", "iam:PassRole"}}
+# The AWS CLI's commands whose API call needs more than its own action: registering a
+# revision copies its tags and passes its roles; a waiter describes.
+CLI_EXTRA = {
+    "batch:RegisterJobDefinition": {"batch:TagResource", "iam:PassRole"},
+    "ecs:RegisterTaskDefinition": {"ecs:TagResource", "iam:PassRole"},
+}
+CLI_WAITERS = {"ecs:WaitServicesStable": "ecs:DescribeServices"}
+CLI_SERVICES = {"elbv2": "elasticloadbalancing"}
 # Actions that take no narrower resource than "*" (AWS's service authorization reference).
 UNSCOPED = {
     "ecr:GetAuthorizationToken",
     "ecs:DescribeTaskDefinition",
     "ecs:RegisterTaskDefinition",
     "batch:DescribeJobDefinitions",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
 }
 
 
@@ -132,59 +133,6 @@ def blocks_with(project: Path, marker: str) -> list[str]:
 def commands_of(block: str) -> list[str]:
     """The commands of a block, continuation lines joined."""
     return [line.strip() for line in block.replace("\\\n", " ").splitlines() if line.strip()]
-
-
-# --- the judges: cfn-lint and checkov ---------------------------------------------------
-
-
-def install_checkov() -> str:
-    """checkov from its own venv under .cache/checkov (its pins clash with the dev group),
-    installed from requirements/checkov.txt with hashes, like the dev tools."""
-    venv = ROOT / ".cache" / "checkov"
-    executable = venv / "bin" / "checkov"
-    lock_text = (ROOT / "requirements" / "checkov.txt").read_text(encoding="utf-8")
-    stamp = venv / "lock.sha256"
-    wanted = hashlib.sha256(lock_text.encode()).hexdigest()
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with (venv.parent / "checkov.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if (
-            not executable.exists()
-            or not stamp.exists()
-            or stamp.read_text(encoding="utf-8") != wanted
-        ):
-            run([sys.executable, "-m", "venv", "--clear", str(venv)])
-            python = str(venv / "bin" / "python")
-            run(
-                [python, "-m", "pip", "install", "--quiet", "--require-hashes",
-                 "-r", str(ROOT / "requirements" / "checkov.txt")],
-                timeout=1200,
-            )  # fmt: skip
-            stamp.write_text(wanted, encoding="utf-8")
-    return str(executable)
-
-
-@cache
-def judged(content: str, checkov: str) -> dict[str, Any]:
-    """cfn-lint and checkov on one stack text (cached: most renders share the same text)."""
-    folder = ROOT / ".cache" / "aws-stacks"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{hashlib.sha256(content.encode()).hexdigest()[:16]}.yml"
-    path.write_text(content, encoding="utf-8")
-    lint = subprocess.run(
-        [tool("cfn-lint"), "--include-checks", "I", "--format", "parseable", "--", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    scan = subprocess.run(
-        [checkov, "--skip-download", "--framework", "cloudformation",
-         "--output", "json", "--file", str(path)],
-        capture_output=True, text=True, check=False, timeout=600,
-    )  # fmt: skip
-    assert scan.stdout.strip(), scan.stderr[-3000:]
-    report = json.loads(scan.stdout)
-    return {"lint": (lint.returncode, lint.stdout + lint.stderr), "checkov": report}
 
 
 # --- a local AWS: moto ----------------------------------------------------------------
@@ -270,13 +218,35 @@ def moto_server(tmp_path: Path) -> Iterator[Moto]:
 
 
 GH_STUB = """#!/usr/bin/env bash
-# Test stand-in for the GitHub CLI (GitHub is not reachable here): answers `gh repo view`,
-# records `gh api` calls and the variables `gh variable set` would set.
+# Test stand-in for the GitHub CLI (GitHub is not reachable here): answers `gh repo view`
+# and `gh api user`; answers the deploy workflow's questions about deployments from a
+# file of "ENVIRONMENT COMMIT STATE" lines (the line number is the deployment's id);
+# records the other `gh api` calls (with what they read from stdin) and the variables
+# `gh variable set --env` sets, which `gh variable get` reads back.
 set -euo pipefail
 case "$1 $2" in
   "repo view") echo "{repository}" ;;
-  "api "*) echo "$*" >> "{log}" ;;
-  "variable set") printf '%s=%s\\n' "$3" "$5" >> "{variables}"; [ "$4" = --body ] ;;
+  "api user") echo "{reviewer}" ;;
+  "api repos/"*"/deployments?"*)
+    query="${2#*\\?}"
+    environment="$(sed -n 's/.*environment=\\([^&]*\\).*/\\1/p' <<<"$query")"
+    sha="$(sed -n 's/.*sha=\\([^&]*\\).*/\\1/p' <<<"$query")"
+    # the newest deployment of that commit to that environment (the last line)
+    awk -v e="$environment" -v s="$sha" '$1 == e && $2 == s { id = NR } END { if (id) print id }' \\
+      "{deployments}" ;;
+  "api repos/"*"/statuses"*)
+    id="$(sed -n 's|.*/deployments/\\([0-9]*\\)/statuses.*|\\1|p' <<<"$2")"
+    awk -v id="$id" 'NR == id { print $3 }' "{deployments}" ;;
+  "api "*)
+    echo "$*" >> "{log}"
+    if [[ " $* " == *" --input - "* ]]; then cat >> "{log}"; fi ;;
+  "variable set")
+    [ "$4" = --env ] && [ "$6" = --body ]
+    printf '%s %s=%s\\n' "$5" "$3" "$7" >> "{variables}" ;;
+  "variable get")
+    [ "$4" = --env ]
+    awk -v e="$5" -v n="$3" '$1 == e && index($2, n "=") == 1 { print substr($2, length(n) + 2) }' \\
+      "{variables}" | tail -n 1 ;;
   *) echo "gh stand-in: unexpected call: $*" >&2; exit 1 ;;
 esac
 """
@@ -294,56 +264,128 @@ class Readme:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.variables_file = self.folder / "variables.txt"
         self.gh_log = self.folder / "gh.log"
+        self.deployments = self.folder / "deployments.txt"
+        for path in (self.variables_file, self.gh_log, self.deployments):
+            path.touch()
         stub = self.folder / "gh"
         stub.write_text(
             GH_STUB.replace("{repository}", GITHUB_REPOSITORY)
+            .replace("{reviewer}", REVIEWER_ID)
             .replace("{log}", str(self.gh_log))
+            .replace("{deployments}", str(self.deployments))
             .replace("{variables}", str(self.variables_file)),
             encoding="utf-8",
         )
         stub.chmod(0o755)
 
+    @property
+    def path(self) -> str:
+        return os.pathsep.join([str(self.folder), str(BIN), os.environ.get("PATH", "")])
+
     def run(self, script: str) -> str:
-        path = os.pathsep.join([str(self.folder), str(BIN), os.environ.get("PATH", "")])
         result = run(
             ["bash", "-euo", "pipefail", "-c", script],
             cwd=self.project,
-            env={**self.moto.env, "PATH": path},
+            env={**self.moto.env, "PATH": self.path},
             timeout=300,
         )
         return result.stdout
 
-    def variables(self) -> dict[str, str]:
-        lines = self.variables_file.read_text(encoding="utf-8").splitlines()
-        return dict(line.split("=", 1) for line in lines)
+    def attempt(self, script: str) -> subprocess.CompletedProcess[str]:
+        """Runs a script that may fail."""
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=self.project,
+            env={**os.environ, **self.moto.env, "PATH": self.path},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    def variables(self, environment: str) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for line in self.variables_file.read_text(encoding="utf-8").splitlines():
+            where, pair = line.split(" ", 1)
+            if where == environment:
+                name, value = pair.split("=", 1)
+                found[name] = value
+        return found
+
+    def deployed(self, environment: str, commit: str, state: str) -> None:
+        """GitHub's record of a deploy job's run in an environment, for a commit."""
+        with self.deployments.open("a", encoding="utf-8") as records:
+            records.write(f"{environment} {commit} {state}\n")
 
 
-def default_network(moto: Moto) -> tuple[str, list[str]]:
-    ec2 = moto.client("ec2")
-    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0][
-        "VpcId"
+def batch_service_role(moto: Moto) -> str:
+    """A service role for moto's Batch (AWS uses its service-linked role without one)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "batch.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = moto.client("iam").create_role(
+        RoleName="batch-service-role", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    return str(role["Role"]["Arn"])
+
+
+def deploy_stacks(readme: Readme, extra: str = "") -> subprocess.CompletedProcess[str]:
+    """The README's deploy loop (both environments' stacks), `extra` parameters added."""
+    (block,) = blocks_with(readme.project, "aws cloudformation deploy")
+    if extra:
+        block = block.replace("AssignPublicIp=ENABLED", f"AssignPublicIp=ENABLED {extra}", 1)
+        assert extra in block
+    return readme.attempt(block)
+
+
+def deploy_by_readme(readme: Readme, extra: str = "") -> dict[str, dict[str, str]]:
+    """The README's deploy loop, then its environments and their variables: the
+    variables of each environment."""
+    result = deploy_stacks(readme, extra)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (environments,) = blocks_with(readme.project, "gh variable set")
+    readme.run(environments)
+    check_environments(readme)
+    found = {}
+    for environment in ENVIRONMENTS:
+        variables = readme.variables(environment)
+        assert sorted(variables) == deploy_variables(readme.project)
+        assert all(variables.values()), variables
+        assert variables["AWS_REGION"] == REGION
+        found[environment] = variables
+    return found
+
+
+def check_environments(readme: Readme) -> None:
+    """The README created both environments with their protection rules."""
+    log = readme.gh_log.read_text(encoding="utf-8")
+    calls = [line for line in log.splitlines() if line.startswith("api ")]
+    environments = "api --method {} repos/{{owner}}/{{repo}}/environments/{}"
+    assert calls == [
+        environments.format("PUT", STAGING) + " --silent --input -",
+        environments.format("POST", STAGING)
+        + "/deployment-branch-policies -f name=main -f type=branch --silent",
+        environments.format("PUT", PRODUCTION) + " --silent --input -",
+        environments.format("POST", PRODUCTION)
+        + "/deployment-branch-policies -f name=v* -f type=tag --silent",
     ]
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
-    return vpc, [subnet["SubnetId"] for subnet in subnets][:2]
-
-
-def deploy_by_readme(readme: Readme, extra: str = "") -> dict[str, str]:
-    """The README's deploy command (with moto's VPC), then its variables loop."""
-    vpc, subnets = default_network(readme.moto)
-    command = blocks_with(readme.project, "aws cloudformation deploy")[0]
-    command = re.sub(r"VpcId=\S+", f"VpcId={vpc}", command)
-    command = re.sub(r"SubnetIds=\S+", f"SubnetIds={','.join(subnets)}", command)
-    readme.run(command.rstrip() + (f" \\\n  {extra}" if extra else "") + "\n")
-    (loop,) = blocks_with(readme.project, "gh variable set")
-    readme.run(loop)
-    assert readme.gh_log.read_text(encoding="utf-8").split() == [
-        "api", "--method", "PUT", "repos/{owner}/{repo}/environments/aws", "--silent"
-    ]  # fmt: skip
-    variables = readme.variables()
-    assert sorted(variables) == deploy_variables(readme.project)
-    assert all(variables.values()), variables
-    assert variables["AWS_REGION"] == REGION
-    return variables
+    bodies = re.findall(r"^(\{.*?\})$", log, re.MULTILINE | re.DOTALL)
+    bodies = [json.loads(body) for body in bodies]
+    policy = {"protected_branches": False, "custom_branch_policies": True}
+    assert bodies == [
+        {"deployment_branch_policy": policy},
+        {
+            "deployment_branch_policy": policy,
+            "reviewers": [{"type": "User", "id": int(REVIEWER_ID)}],
+        },
+    ]
 
 
 def stack_resources(moto: Moto, name: str) -> dict[str, str]:
@@ -352,11 +394,17 @@ def stack_resources(moto: Moto, name: str) -> dict[str, str]:
     return {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
         for r in found["StackResources"]
-        if r.get("LogicalResourceId")
+        if r.get("LogicalResourceId") and r.get("PhysicalResourceId")
     }
 
 
-def check_deploy_role(moto: Moto, role_arn: str) -> None:
+def stack_parameters(moto: Moto, name: str) -> dict[str, str]:
+    (stack,) = moto.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
+    return {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+
+
+def check_deploy_role(moto: Moto, role_arn: str, environment: str) -> None:
+    """The role trusts GitHub's tokens of this repository's `environment` only."""
     role = moto.client("iam").get_role(RoleName=role_arn.rsplit("/", 1)[1])["Role"]
     document = role["AssumeRolePolicyDocument"]
     if isinstance(document, str):
@@ -365,7 +413,7 @@ def check_deploy_role(moto: Moto, role_arn: str) -> None:
     assert statement["Condition"]["StringEquals"] == {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub": (
-            f"repo:{GITHUB_REPOSITORY}:environment:{aws_table()['environment']}"
+            f"repo:{GITHUB_REPOSITORY}:environment:{environment}"
         ),
     }
 
@@ -376,7 +424,7 @@ def check_repository(moto: Moto, name: str) -> None:
 
 
 def repository_uri(moto: Moto, repository: str) -> str:
-    """The repository's URI, which the stack's first revision runs while ImageTag is empty."""
+    """The repository's URI, which the stack's first revision runs while ImageDigest is empty."""
     (found,) = moto.client("ecr").describe_repositories(repositoryNames=[repository])[
         "repositories"
     ]
@@ -389,10 +437,13 @@ def check_log_group(moto: Moto, name: str) -> None:
 
 
 def teardown_by_readme(readme: Readme, name: str) -> None:
-    (teardown,) = blocks_with(readme.project, "delete-stack")
+    """The README's tear-down: both stacks gone, and the ECR repository with them."""
+    (teardown,) = blocks_with(readme.project, f'delete-stack --stack-name "{name}-')
     readme.run(teardown)
     stacks = readme.moto.client("cloudformation").list_stacks()["StackSummaries"]
-    assert {s["StackName"]: s["StackStatus"] for s in stacks}[name] == "DELETE_COMPLETE"
+    statuses = {s["StackName"]: s["StackStatus"] for s in stacks}
+    for environment in ENVIRONMENTS:
+        assert statuses[f"{name}-{environment}"] == "DELETE_COMPLETE"
     assert readme.moto.client("ecr").describe_repositories()["repositories"] == []
 
 
@@ -421,30 +472,32 @@ def resolve(value: Any, refs: dict[str, str]) -> Any:
 
 
 def create_what_moto_does_not(moto: Moto, project: Path, name: str) -> tuple[str, str]:
-    """The Glue database and table and the Athena workgroup, through moto's own APIs.
+    """The Glue database and tables and the Athena workgroup, through moto's own APIs.
 
     moto's CloudFormation accepted these resources and created nothing: this checks that
     first, then creates them from the template's own properties.
     """
     glue, athena = moto.client("glue"), moto.client("athena")
-    assert glue.get_databases()["DatabaseList"] == []
-    assert [w["Name"] for w in athena.list_work_groups()["WorkGroups"]] == ["primary"]
-    cloudformation = moto.client("cloudformation")
-    (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
-    refs = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    refs = stack_parameters(moto, name)
     refs |= {"AWS::AccountId": "123456789012", "AWS::Region": REGION, "AWS::Partition": "aws"}
     refs |= stack_resources(moto, name)
     resources = load_stack(project)["Resources"]
     database = resolve(resources["GlueDatabase"]["Properties"], refs)
+    workgroup = resolve(resources["AthenaWorkGroup"]["Properties"], refs)
+    databases = [d["Name"] for d in glue.get_databases()["DatabaseList"]]
+    assert database["DatabaseInput"]["Name"] not in databases
+    assert workgroup["Name"] not in [w["Name"] for w in athena.list_work_groups()["WorkGroups"]]
     glue.create_database(CatalogId=database["CatalogId"], DatabaseInput=database["DatabaseInput"])
     refs["GlueDatabase"] = database["DatabaseInput"]["Name"]
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Glue::Table":
+            properties = resolve(resource["Properties"], refs)
+            glue.create_table(
+                CatalogId=properties["CatalogId"],
+                DatabaseName=properties["DatabaseName"],
+                TableInput=properties["TableInput"],
+            )
     table = resolve(resources["GlueTable"]["Properties"], refs)
-    glue.create_table(
-        CatalogId=table["CatalogId"],
-        DatabaseName=table["DatabaseName"],
-        TableInput=table["TableInput"],
-    )
-    workgroup = resolve(resources["AthenaWorkGroup"]["Properties"], refs)
     athena.create_work_group(
         Name=workgroup["Name"],
         Description=workgroup["Description"],

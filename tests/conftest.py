@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import aws_judges
 import aws_stack
 import images
 from helpers import OFFLINE_SKIP, STRICT
@@ -99,8 +100,8 @@ def moto(tmp_path: Path) -> Iterator[aws_stack.Moto]:
 
 @pytest.fixture(scope="session")
 def checkov() -> str:
-    """checkov's executable, from its own hash-locked venv (tests/aws_stack.py)."""
-    return aws_stack.install_checkov()
+    """checkov's executable, from its own hash-locked venv (tests/aws_judges.py)."""
+    return aws_judges.install_checkov()
 
 
 @pytest.hookimpl(hookwrapper=True)

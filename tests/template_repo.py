@@ -109,6 +109,31 @@ def today() -> dict[str, bytes]:
     return files
 
 
+def files_at(commit: str) -> dict[str, bytes]:
+    """The template's files as this repository's history has them at `commit`."""
+    found = subprocess.run(
+        ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        msg = f"commit {commit} is not in this clone's history (a shallow clone?): fetch it"
+        raise AssertionError(msg)
+    listed = subprocess.run(
+        ["git", "ls-tree", "-r", "-z", "--name-only", commit, "--", *TEMPLATE_PARTS],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    return {
+        name: subprocess.run(
+            ["git", "show", f"{commit}:{name}"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        for name in filter(None, listed.split("\0"))
+    }
+
+
 def _replace(text: str, old: str | re.Pattern[str], new: str, what: str) -> str:
     """Replace exactly one occurrence; fail loudly when the template no longer has it."""
     if isinstance(old, re.Pattern):
@@ -152,13 +177,16 @@ def old_state(files: dict[str, bytes]) -> dict[str, bytes]:
             f"'{NEW_CI_STEP}' step",
         ),
     )
-    # A README section worded differently.
+    # A README section worded differently: the last one, up to its end marker.
     edit(
         "template/README.md.jinja",
         lambda t: _replace(
             t,
-            re.compile(r"## Updating from the template\n(?:(?!\n## ).)*\n", re.DOTALL),
-            OLD_README_SECTION,
+            re.compile(
+                r"## Updating from the template\n(?:(?!\n## |\n<!-- /groundwork: ).)*\n",
+                re.DOTALL,
+            ),
+            OLD_README_SECTION + "\n",
             "section 'Updating from the template'",
         ),
     )
@@ -191,12 +219,19 @@ def _write(repo: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(content)
 
 
-def build(repo: Path, extra: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None) -> Path:
-    """The repository with OLD_TAG and NEW_TAG (NEW_TAG optionally changed by `extra`)."""
+def build(
+    repo: Path,
+    extra: Callable[[dict[str, bytes]], dict[str, bytes]] | None = None,
+    old: dict[str, bytes] | None = None,
+) -> Path:
+    """The repository with OLD_TAG and NEW_TAG (NEW_TAG optionally changed by `extra`).
+
+    OLD_TAG is `old_state` of today's template, or `old` (e.g. `files_at` a past commit).
+    """
     repo.mkdir(parents=True)
     git(repo, "init", "--quiet", "--initial-branch=main")
     files = today()
-    _write(repo, old_state(files))
+    _write(repo, old if old is not None else old_state(files))
     commit_all(repo, f"template {OLD_TAG}")
     git(repo, "tag", OLD_TAG)
     _write(repo, extra(files) if extra else files)

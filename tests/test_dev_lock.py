@@ -2,7 +2,7 @@
 
 requirements/<group>.txt is made from pyproject.toml's group of that name by
 requirements/lock.py (`dev`: the test command's tools; `checkov`: installed apart by
-tests/aws_stack.py). A lock is stale when what it was made from changed since (its recorded
+tests/aws_judges.py). A lock is stale when what it was made from changed since (its recorded
 digest differs), and wrong when a pin falls outside the group's ranges (e.g. edited by hand). The README's
 test command installs it with hashes required, and .ci/run runs that command as written.
 """

@@ -16,12 +16,14 @@ once for every test that builds an image, whether images can be built here (the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from test_dockerfiles import table
+from test_model_service import expected_predictions
 
 from helpers import BIN, OFFLINE_SKIP, params, run
 from images import build_cli, docker_cli
@@ -100,10 +103,11 @@ class Build:
         return self.step(stage, index)[0] in self.cached
 
 
-def host_output(project: Path, python: str, code: str) -> Any:
-    """Run the project's own code on the host (pure Python: core needs no dependency)."""
+def host_output(project: Path, python: str, code: str, interpreter: str | None = None) -> Any:
+    """Run the project's own code on the host (pure Python: core needs no dependency; a
+    pipeline's needs numpy and pyarrow, which this test environment has: `interpreter`)."""
     result = run(
-        [python_path(python), "-c", code],
+        [interpreter or python_path(python), "-c", code],
         cwd=project,
         env={"PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
     )
@@ -117,18 +121,30 @@ def check_entry_point(project: Path, full: Answers, tag: str) -> None:
         check_service(project, full, tag)
         return
     image_output = json.loads(docker("run", "--rm", tag).stdout)
+    pipeline = full["project_kind"] == "pipeline"
     host = host_output(
-        project, python, f"import runpy; runpy.run_module('{pkg}', run_name='__main__')"
+        project,
+        python,
+        f"import runpy; runpy.run_module('{pkg}', run_name='__main__')",
+        interpreter=sys.executable if pipeline else None,
     )
     if full["project_kind"] == "library":
         assert image_output["version"] == "0.1.0", "the installed distribution's version"
         host.pop("version")
         image_output.pop("version")
+    if pipeline:  # `run` on the built-in sample; each run has an id of its own
+        assert image_output.pop("run_id") != host.pop("run_id")
+        for output in (image_output, host):  # today's: a run may straddle midnight
+            output.pop("run_date")
+        assert image_output["rows"] > 0
     assert image_output == host
 
 
 def check_service(project: Path, full: Answers, tag: str) -> None:
+    """The image serves the packaged sample model; with a bad MODEL_URI it exits, one line."""
     pkg = full["package_name"]
+    sample = (project / "src" / pkg / "sample_model.json").read_bytes()
+    artifact = json.loads(sample)
     container = docker("run", "--detach", "--publish", "127.0.0.1::8000", tag).stdout.strip()
     try:
         address = docker("port", container, "8000/tcp").stdout.split()[0]
@@ -137,7 +153,11 @@ def check_service(project: Path, full: Answers, tag: str) -> None:
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/health", timeout=5) as response:
-                    assert json.loads(response.read()) == {"status": "ok"}
+                    assert json.loads(response.read()) == {
+                        "status": "ok",
+                        "model_version": artifact["version"],
+                        "model_checksum": f"sha256:{hashlib.sha256(sample).hexdigest()}",
+                    }
                     break
             except OSError:
                 if time.monotonic() > deadline:
@@ -157,13 +177,8 @@ def check_service(project: Path, full: Answers, tag: str) -> None:
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             answer = json.loads(response.read())
-        expected = host_output(
-            project,
-            full["python_version"],
-            f"import json; from {pkg}.core import DEFAULT_MODEL; "
-            "print(json.dumps(DEFAULT_MODEL.predict([1.0, 2.0, 3.0])))",
-        )
-        assert answer == {"prediction": pytest.approx(expected), "model_version": "0.1.0"}
+        (expected,) = expected_predictions(artifact, [[1.0, 2.0, 3.0]])
+        assert answer == {"prediction": pytest.approx(expected), "model_version": "sample-1"}
         # The image's own HEALTHCHECK command succeeds inside the running container.
         health = json.loads(
             docker("inspect", "--format", "{{json .Config.Healthcheck.Test}}", tag).stdout
@@ -174,6 +189,20 @@ def check_service(project: Path, full: Answers, tag: str) -> None:
         subprocess.run(
             [*docker_cli(), "rm", "--force", container], capture_output=True, check=False
         )
+    # A bad MODEL_URI: the container exits non-zero with one line, and serves nothing.
+    failed = subprocess.run(
+        [*docker_cli(), "run", "--rm", "--env", "MODEL_URI=/models/absent.json", tag],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert failed.returncode != 0
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1, failed.stderr
+    assert lines[0].startswith(
+        f"{pkg.replace('_', '-')} serve: error: model artifact /models/absent.json: cannot read it"
+    ), lines
 
 
 def check_non_root(tag: str) -> None:

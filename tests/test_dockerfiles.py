@@ -175,9 +175,14 @@ def test_image_design(render, answers: Answers) -> None:
         assert keywords["EXPOSE"] == "8000"
         assert "/health" in keywords["HEALTHCHECK"]
         assert "curl" not in keywords["HEALTHCHECK"]
+        # The project's command: `serve` loads the model, then runs uvicorn.
+        scripts = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))[
+            "project"
+        ]["scripts"]
         assert json.loads(keywords["ENTRYPOINT"]) == [
-            "uvicorn", f"{pkg}.app:app", "--host", "0.0.0.0", "--port", "8000",
+            *scripts, "serve", "--host", "0.0.0.0", "--port", "8000",
         ]  # fmt: skip
+        assert scripts == {pkg.replace("_", "-"): f"{pkg}.cli:main"}
     elif full["project_kind"] == "pipeline":
         scripts = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))[
             "project"

@@ -84,10 +84,11 @@ def test_message_points_to_the_deploy_set_up(render: Any, answers: Answers) -> N
         return
     entry = include_module("deploy/targets").targets[target]
     assert f"Deploy target: {entry['label']}." in text
-    assert f"`{entry['environment']}`" in text
+    staging, production = entry["environments"]
+    assert f"environments `{staging}` and `{production}`" in text
     variables = entry["variables"] + entry["by_kind"].get(full["project_kind"], [])
     if variables:
-        assert f"{len(variables)} repository variables" in text
+        assert f"{len(variables)} variables" in text
     assert 'README.md, section "CI and deployment"' in text
     readme = (render(full) / "README.md").read_text(encoding="utf-8")
     assert "\n## CI and deployment\n" in readme

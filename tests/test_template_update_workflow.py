@@ -24,9 +24,11 @@ import yaml
 
 import template_repo as tr
 from helpers import BIN
-from matrix import BASE
+from matrix import BASE, ROOT
 
 NEWER_TAG = "v1.2.0"
+CHECK = "Ask the template for a newer release"
+UPDATE = "Update from the template"
 NEWER_PIN = "actions/checkout@0c366fd6a839edf440554fa01a7085ccba70ac98 # v7.1.0"
 BRANCH = "template-update"
 BOT = "41898282+github-actions[bot]@users.noreply.github.com"
@@ -79,14 +81,22 @@ class Runner:
     def run_job(
         self, job: str, cwd: Path, runner_temp: Path, expressions: dict[str, str]
     ) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
-        """The job's `run:` steps in order (but "Set up" ones); stops at a failing step."""
-        output = self.tmp / f"output-{self.runs}"
-        self.runs += 1
-        output.write_text("", encoding="utf-8")
+        """The job's `run:` steps in order (but "Set up" ones), each with its own
+        GITHUB_OUTPUT, skipping a step whose `if:` (`steps.ID.outputs.NAME == 'VALUE'`) is
+        false; stops at a failing step. Returns the last step's result and the job's
+        outputs (its `outputs:` read from the steps'). `self.ran` names the steps run."""
         result = subprocess.CompletedProcess[str]([], 0, "", "")
-        for step in self.workflow["jobs"][job]["steps"]:
+        steps: dict[str, dict[str, str]] = {}
+        self.ran: list[str] = []
+        number = self.runs
+        self.runs += 1
+        for index, step in enumerate(self.workflow["jobs"][job]["steps"]):
             if "run" not in step or step["name"].startswith("Set up "):
                 continue
+            if "if" in step and not self.condition(str(step["if"]), steps):
+                continue
+            output = self.tmp / f"output-{number}-{index}"
+            output.write_text("", encoding="utf-8")
             step_env = {}
             for key, value in step.get("env", {}).items():
                 text = str(value)
@@ -105,12 +115,24 @@ class Runner:
                 check=False,
                 timeout=600,
             )
+            self.ran.append(step["name"])
+            steps[step.get("id", step["name"])] = dict(
+                line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines()
+            )
             if result.returncode != 0:
                 break
-        outputs = dict(
-            line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines()
-        )
+        outputs = {}
+        for name, expression in self.workflow["jobs"][job].get("outputs", {}).items():
+            found = re.fullmatch(r"\$\{\{ steps\.([\w-]+)\.outputs\.(\w+) \}\}", expression)
+            assert found, f"the runner reads only steps' outputs: {expression}"
+            outputs[name] = steps.get(found.group(1), {}).get(found.group(2), "")
         return result, outputs
+
+    @staticmethod
+    def condition(expression: str, steps: dict[str, dict[str, str]]) -> bool:
+        found = re.fullmatch(r"steps\.([\w-]+)\.outputs\.(\w+) == '([^']*)'", expression)
+        assert found, f"the runner cannot evaluate `if: {expression}`"
+        return steps.get(found.group(1), {}).get(found.group(2), "") == found.group(3)
 
     def week(self, token: bool) -> tuple[dict[str, str], subprocess.CompletedProcess[str] | None]:
         """One scheduled run: job `update`, then `pull-request` if it has a change."""
@@ -118,6 +140,7 @@ class Runner:
         temp.mkdir()
         result, outputs = self.run_job("update", self.checkout(f"update-{self.runs}"), temp, {})
         assert result.returncode == 0, result.stderr
+        self.update_ran, self.update_result = list(self.ran), result
         if outputs.get("changed") != "true":
             return outputs, None
         expressions = {
@@ -191,6 +214,7 @@ def test_template_update_workflow_steps(setup: tuple[Runner, Path, Path]) -> Non
     # so the job stops with the message the README explains, and pushes nothing.
     outputs, pushed = runner.week(token=False)
     assert outputs == {"changed": "true"}
+    assert runner.update_ran == [CHECK, UPDATE], "the check found the newer release"
     assert pushed is not None
     assert pushed.returncode != 0
     assert "::error::This update changes .github/workflows/" in pushed.stdout
@@ -275,8 +299,11 @@ def test_template_update_workflow_steps(setup: tuple[Runner, Path, Path]) -> Non
     tr.git(resolve, "push", "--quiet", "origin", "main")
     runner.gh_state.unlink()
     outputs, pushed = runner.week(token=True)
-    assert outputs == {"changed": "false"}
+    assert outputs == {"changed": ""}
     assert pushed is None
+    # Nothing new: `copier check-update` ends the run; `copier update` does not run.
+    assert runner.update_ran == [CHECK]
+    assert "Up to date with the template's newest release" in runner.update_result.stdout
 
     readme_template = template / "template" / "README.md.jinja"
     words = readme_template.read_text(encoding="utf-8")
@@ -324,3 +351,31 @@ def test_the_pull_request_job_alone_holds_write_scopes(setup: tuple[Runner, Path
     assert "UNSAFE" not in runs
     triggers = workflow[True] if True in workflow else workflow["on"]
     assert set(triggers) == {"schedule", "workflow_dispatch"}
+
+
+def test_a_failing_check_fails_the_run(setup: tuple[Runner, Path, Path]) -> None:
+    """The check's errors are not read as "nothing new": a project whose answers file
+    records no release stops the job with Copier's message."""
+    runner, project, _template = setup
+    answers = project / ".copier-answers.yml"
+    answers.write_text(
+        "".join(line for line in answers.read_text(encoding="utf-8").splitlines(keepends=True)
+                if not line.startswith("_commit:")),
+        encoding="utf-8",
+    )  # fmt: skip
+    tr.commit_all(project, "answers without _commit")
+    temp = runner.tmp / "runner-temp-check"
+    temp.mkdir()
+    result, outputs = runner.run_job("update", project, temp, {})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert runner.ran == [CHECK]
+    assert "Cannot check" in result.stderr
+    assert outputs == {"changed": ""}
+
+
+def test_the_pinned_copier_has_check_update() -> None:
+    from packaging.version import Version
+
+    pin = re.search(r'copier_version = "([^"]+)"', (ROOT / "includes" / "update.jinja").read_text())
+    assert pin
+    assert Version(pin.group(1)) >= Version("9.13.0"), "check-update --quiet came in 9.13.0"

@@ -22,6 +22,7 @@ from helpers import run, tool
 from matrix import BASE, ROOT
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 PACKAGE = BASE["package_name"]
@@ -308,3 +309,219 @@ def test_copier_is_pinned_to_one_version() -> None:
     assert f"copier=={version}" in (ROOT / "README.md").read_text()
     installed = run([tool("copier"), "--version"]).stdout.split()[-1]
     assert installed == version
+
+
+# --- README sections of the user's own, across template rewrites ---------------------------
+
+README_MARKER = re.compile(r"^<!-- (/?)groundwork: ([a-z-]+) -->$", re.MULTILINE)
+# Sections a user adds: one between two of the template's sections, one at the end.
+OWN_MIDDLE = (
+    "## Our deployment notes\n\nStaging is the platform team's cluster; ask them first.\n\n"
+)
+OWN_END = "\n## Team contacts\n\nData Team, data@example.com, Mondays to Fridays.\n"
+MIDDLE_AFTER = "<!-- /groundwork: dev-container -->\n\n"
+
+
+def rewrite_sections(files: dict[str, bytes]) -> dict[str, bytes]:
+    """A release that rewrites the sections next to the user's own: the last section,
+    "Updating from the template", gets a line reworded and a paragraph at its end; the
+    middle section "Dev container" a paragraph at its end; "Docs site" a new heading."""
+    text = files["template/README.md.jinja"].decode()
+    text = tr._replace(
+        text, "run the tests and commit.", "run the tests, then commit.", "last section's line"
+    )
+    text = tr._replace(
+        text,
+        re.compile(r"(so none is lost\.\n)"),
+        r"\1\nWhat each release brings, and its manual steps: the template's `CHANGELOG.md`.\n",
+        "end of the last section",
+    )
+    text = tr._replace(
+        text,
+        re.compile(r"(the environment is part of its image\.\n\{% endif %\}\n)"),
+        r"\1\nThe container's Python is the image's: rebuild it after changing"
+        " `.python-version`.\n",
+        "end of the dev container section",
+    )
+    text = tr._replace(
+        text, "## Docs site\n", "## Documentation site\n", "heading of the docs section"
+    )
+    return {**files, "template/README.md.jinja": text.encode()}
+
+
+def without_markers(files: dict[str, bytes]) -> dict[str, bytes]:
+    """The same template with its README's section markers (and their blank line) gone."""
+    text = files["template/README.md.jinja"].decode()
+    text = re.sub(r"^<!-- /groundwork: [a-z-]+ -->\n(\n|\Z)", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^<!-- groundwork: [a-z-]+ -->\n", "", text, flags=re.MULTILINE)
+    assert not README_MARKER.search(text)
+    return {**files, "template/README.md.jinja": text.encode()}
+
+
+def two_releases(repo: Path, old: dict[str, bytes]) -> Path:
+    """A template repository: OLD_TAG with these files, NEW_TAG rewriting README sections."""
+    repo.mkdir()
+    tr.git(repo, "init", "--quiet", "--initial-branch=main")
+    for tag, files in ((tr.OLD_TAG, old), (tr.NEW_TAG, rewrite_sections(old))):
+        tr._write(repo, files)
+        tr.commit_all(repo, f"template {tag}")
+        tr.git(repo, "tag", tag)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def readme_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Today's template and a release that rewrites README sections; the same without
+    the section markers."""
+    base = tmp_path_factory.mktemp("readme")
+    return {
+        "marked": two_releases(base / "marked", tr.today()),
+        "plain": two_releases(base / "plain", without_markers(tr.today())),
+    }
+
+
+def add_own_sections(project: Path) -> None:
+    readme = project / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    assert text.count(MIDDLE_AFTER) == 1
+    readme.write_text(text.replace(MIDDLE_AFTER, MIDDLE_AFTER + OWN_MIDDLE) + OWN_END)
+    tr.commit_all(project, "our README sections")
+
+
+def test_readme_marker_pairs_are_regular(render: Callable[[dict[str, object]], Path]) -> None:
+    """Every template section is one begin/end pair, in order, one blank line between
+    pairs, covering every heading of the template; the prose names the markers."""
+    for answers in ({}, {"extra_languages": ["r"], "deploy_target": "none"}):
+        text = (render(answers) / "README.md").read_text(encoding="utf-8")
+        markers = [(m.group(1), m.group(2)) for m in README_MARKER.finditer(text)]
+        names = [name for end, name in markers if not end]
+        assert markers == [(edge, name) for name in names for edge in ("", "/")], markers
+        assert len(set(names)) == len(names)
+        for name in names[1:]:
+            assert f"\n\n<!-- groundwork: {name} -->\n" in text
+            assert not re.search(rf"[^\n]\n<!-- groundwork: {name} -->", text)
+        inside = re.sub(
+            r"^<!-- groundwork: ([a-z-]+) -->\n.*?^<!-- /groundwork: \1 -->\n",
+            "",
+            text,
+            flags=re.MULTILINE | re.DOTALL,
+        )
+        assert "\n## " not in inside, "a heading of the template outside its markers"
+        assert "<!-- groundwork: NAME -->" in text
+
+
+@pytest.mark.parametrize("manager", ["uv", "poetry", "conda-poetry"])
+def test_readme_sections_of_your_own_survive_template_rewrites(
+    readme_templates: dict[str, Path], tmp_path: Path, manager: str
+) -> None:
+    template = readme_templates["marked"]
+    answers = {**ANSWERS, "dependency_manager": manager}
+    project = tr.render(template, answers, tmp_path / "project", tr.OLD_TAG, init=True)
+    add_own_sections(project)
+
+    tr.update(project)
+
+    assert tr.conflicted(project) == []
+    assert tr.files_with_markers(project) == []
+    fresh = tr.render(template, answers, tmp_path / "fresh", tr.NEW_TAG)
+    theirs = (fresh / "README.md").read_text(encoding="utf-8")
+    assert "## Documentation site" in theirs
+    assert "rebuild it after changing" in theirs
+    assert theirs.endswith("`CHANGELOG.md`.\n\n<!-- /groundwork: updating -->\n")
+    assert "run the tests, then commit." in theirs
+    expected = theirs.replace(MIDDLE_AFTER, MIDDLE_AFTER + OWN_MIDDLE) + OWN_END
+    assert (project / "README.md").read_text(encoding="utf-8") == expected
+
+
+def test_without_the_markers_the_same_sections_conflict(
+    readme_templates: dict[str, Path], tmp_path: Path
+) -> None:
+    """The control: the same edits and releases, the README without its markers."""
+    template = readme_templates["plain"]
+    project = tr.render(template, ANSWERS, tmp_path / "project", tr.OLD_TAG, init=True)
+    readme = project / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    anchor = "\n## Docs site\n"
+    assert text.count(anchor) == 1
+    readme.write_text(
+        text.replace(anchor, "\n" + OWN_MIDDLE.rstrip("\n") + "\n" + anchor) + OWN_END
+    )
+    tr.commit_all(project, "our README sections")
+
+    tr.update(project)
+
+    assert tr.conflicted(project) == ["README.md"]
+    conflicts = re.findall(
+        r"^<<<<<<< before updating\n(.*?)^=======\n", readme.read_text(encoding="utf-8"),
+        re.MULTILINE | re.DOTALL,
+    )  # fmt: skip
+    assert any("Our deployment notes" in side for side in conflicts)
+    assert any("Team contacts" in side for side in conflicts)
+
+
+# --- which version Copier takes -----------------------------------------------------------------
+
+
+def copy_default_ref(template: Path, dst: Path) -> str:
+    """`copier copy` without --vcs-ref, as users run it; returns Copier's messages."""
+    data = dst.parent / f"{dst.name}-answers.yml"
+    data.write_text(yaml.safe_dump(ANSWERS), encoding="utf-8")
+    messages = tr.copier("copy", "--defaults", f"--data-file={data}", str(template), str(dst))
+    tr.git(dst, "init", "--quiet", "--initial-branch=main")
+    tr.commit_all(dst, "start")
+    return messages
+
+
+def check_update(project: Path) -> int:
+    return subprocess.run(
+        [tool("copier"), "check-update", "--quiet"],
+        cwd=project, env={**os.environ, **tr.GIT_ENV}, capture_output=True, check=False,
+    ).returncode  # fmt: skip
+
+
+def test_releases_are_tags_and_an_untagged_template_follows_its_latest_commit(
+    template: Path, tmp_path: Path
+) -> None:
+    """What updating.md and troubleshooting.md say, as Copier does it: the newest tag,
+    never a later untagged commit, while the template has tags; its latest commit when
+    it has none. `copier check-update --quiet` exits 2 only when there is a newer one."""
+    wording = ("run the tests and commit.", "run the tests, then commit.")
+
+    def reword(repo: Path) -> None:
+        readme = repo / "template" / "README.md.jinja"
+        text = readme.read_text(encoding="utf-8")
+        assert text.count(wording[0]) == 1
+        readme.write_text(text.replace(*wording), encoding="utf-8")
+        tr.commit_all(repo, "reword")
+
+    tagged = tmp_path / "tagged"
+    tr.git(tmp_path, "clone", "--quiet", str(template), str(tagged))
+    reword(tagged)  # a commit after NEW_TAG, not tagged
+    project = tmp_path / "project"
+    copy_default_ref(tagged, project)
+    assert answers_of(project)["_commit"] == tr.NEW_TAG
+    assert wording[0] in (project / "README.md").read_text(encoding="utf-8")
+    assert check_update(project) == 0
+    tr.update(project)
+    assert answers_of(project)["_commit"] == tr.NEW_TAG, "no update to an untagged commit"
+    tr.git(tagged, "tag", "v1.2.0")
+    assert check_update(project) == 2
+    tr.update(project)
+    assert answers_of(project)["_commit"] == "v1.2.0"
+    assert wording[1] in (project / "README.md").read_text(encoding="utf-8")
+
+    untagged = tmp_path / "untagged"
+    untagged.mkdir()
+    tr.git(untagged, "init", "--quiet", "--initial-branch=main")
+    tr._write(untagged, tr.today())
+    tr.commit_all(untagged, "no release yet")
+    fork = tmp_path / "fork-project"
+    messages = copy_default_ref(untagged, fork)
+    assert "No git tags found in template; using HEAD as ref" in messages
+    head = tr.git(untagged, "rev-parse", "--short", "HEAD").strip()
+    assert answers_of(fork)["_commit"] == head
+    reword(untagged)
+    assert check_update(fork) == 2
+    tr.update(fork)
+    assert answers_of(fork)["_commit"] == tr.git(untagged, "rev-parse", "--short", "HEAD").strip()
+    assert wording[1] in (fork / "README.md").read_text(encoding="utf-8")

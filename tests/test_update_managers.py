@@ -26,9 +26,10 @@ accounts for it explicitly.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tomllib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 import yaml
@@ -38,9 +39,6 @@ import template_repo as tr
 import test_pins
 from helpers import run, tool
 from matrix import BASE, choices
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 pytestmark = pytest.mark.install
 
@@ -204,7 +202,9 @@ def switch(template: Path, workspace: Path, project: Path, source: str, target: 
     for name in old_locks:  # README: `git rm` the previous manager's lock file
         if (project / name).exists():
             tr.git(project, "rm", "--quiet", name)
-    shutil.rmtree(project / ".venv", ignore_errors=True)  # README: delete its environment
+    # README deletes the environment first; test_the_readme_deletes_the_environment runs
+    # those commands. This copy's in-project environment is not copied (committed_copy).
+    shutil.rmtree(project / ".venv", ignore_errors=True)
 
     old_files = set(tr.tree(fresh(template, workspace, source)))
     new_files = set(tr.tree(fresh(template, workspace, target)))
@@ -315,3 +315,94 @@ def test_an_extra_language(template: Path, workspace: Path, tmp_path: Path) -> N
     result = lockers.shell("uv run pytest -rs tests/test_report.py", project, PYTHON)
     assert "passed" in result.stdout
     assert "skipped" not in result.stdout
+
+
+# --- deleting the previous manager's environment --------------------------------------------
+
+# How each manager makes the project's environment without installing anything, and where
+# it then is (a command that prints the path, or a path in the project).
+MAKE_ENVIRONMENT = {
+    "uv": ("uv venv", ".venv"),
+    "poetry": ("poetry env use python{python}", "poetry env info --path"),
+    "pdm": ("pdm use -f python{python}", ".venv"),
+    "pipenv": ("pipenv --python python{python}", "pipenv --venv"),
+    "pip": ("python{python} -m venv .venv", ".venv"),
+}
+IN_PROJECT = {"POETRY_VIRTUALENVS_IN_PROJECT", "PIPENV_VENV_IN_PROJECT"}
+
+
+def readme_switch_commands(project: Path) -> list[str]:
+    """The command block of README.md's "Updating from the template" for a switch."""
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    section = readme.split("<!-- groundwork: updating -->", 1)[1]
+    block = section.split("To switch to another dependency manager", 1)[1]
+    return block.split("```bash\n", 1)[1].split("```", 1)[0].splitlines()
+
+
+@pytest.mark.parametrize(
+    ("manager", "in_project"),
+    [("uv", True), ("poetry", False), ("poetry", True), ("pdm", True), ("pipenv", False),
+     ("pipenv", True), ("pip", True)],
+)  # fmt: skip
+def test_the_readme_deletes_the_environment(
+    template: Path, workspace: Path, tmp_path: Path, manager: str, in_project: bool
+) -> None:
+    """README's commands before a switch delete the environment where the manager keeps
+    it: in the project, or in Poetry's cache and Pipenv's WORKON_HOME by default (a home
+    of the test's own here), nothing else of the project."""
+    project = tmp_path / "project"
+    shutil.copytree(fresh(template, workspace, manager), project)
+    env = lockers.manager_env(PYTHON)
+    home = tmp_path / "home"
+    home.mkdir()
+    env.update({"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+                "XDG_DATA_HOME": str(home / ".local" / "share"),
+                "XDG_CONFIG_HOME": str(home / ".config")})  # fmt: skip
+    for key in ("POETRY_CACHE_DIR", "WORKON_HOME", "POETRY_VIRTUALENVS_PATH"):
+        env.pop(key, None)
+    if not in_project:
+        for key in IN_PROJECT:
+            env.pop(key, None)
+
+    def bash(command: str) -> str:
+        result = subprocess.run(["bash", "-c", command], cwd=project, env=env,
+                                capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+        assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+        return result.stdout.strip()
+
+    make, where = MAKE_ENVIRONMENT[manager]
+    bash(make.replace("{python}", PYTHON))
+    location = project / where if where == ".venv" else Path(bash(where).splitlines()[-1])
+    assert (location / "bin" / "python").exists(), location
+    assert location.is_relative_to(project) == in_project, location
+    before = set(tr.tree(project, skip=[".pdm-python"]))
+
+    commands = readme_switch_commands(project)
+    switch_at = next(i for i, line in enumerate(commands) if line.startswith("copier update"))
+    removal = commands[:switch_at]
+    assert removal == lockers.managers()[manager]["remove_env"]
+    for command in removal:
+        bash(command)
+
+    assert not location.exists(), f"{location} is still there"
+    assert set(tr.tree(project, skip=[".pdm-python"])) == before, "only the environment went"
+    if not in_project:
+        leftovers = [p for p in home.rglob("bin/python")]
+        assert leftovers == [], leftovers
+
+
+def test_the_readme_deletes_a_conda_or_pixi_environment_by_its_name(
+    template: Path, workspace: Path
+) -> None:
+    """No conda or pixi here: the commands name the environment the files create."""
+    for manager in ("conda", "conda-poetry"):
+        project = fresh(template, workspace, manager)
+        name = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))["name"]
+        commands = readme_switch_commands(project)
+        assert f"conda remove --name {name} --all --yes" in commands
+        assert commands.index("conda deactivate") < commands.index(
+            f"conda remove --name {name} --all --yes"
+        )
+    pixi = fresh(template, workspace, "pixi")
+    assert readme_switch_commands(pixi)[0] == "rm -rf .pixi"
+    assert ".pixi" in (pixi / ".gitignore").read_text(encoding="utf-8"), "pixi's envs live there"

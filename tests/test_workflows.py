@@ -254,9 +254,36 @@ def test_deploy_reads_documented_variables(render, answers: Answers) -> None:
         "secrets.GITHUB_TOKEN", ""
     ), "deploy workflows use no stored secrets"
     workflow = load(deploy)
-    assert workflow["on"] == {"release": {"types": ["published"]}}
-    environments = [job.get("environment") for job in workflow["jobs"].values()]
-    assert any(environments), "the deploying job runs in a GitHub environment"
+    check_two_environments(workflow, full["deploy_target"])
+
+
+def check_two_environments(workflow: dict[str, Any], target: str) -> None:
+    """Two environments, one build: staging from main (TestPyPI, for pypi, from the
+    release), production from a release, in a job that builds nothing and takes what
+    staging deployed."""
+    staging, production = include_module("deploy/targets").targets[target]["environments"]
+    release = {"release": {"types": ["published"]}}
+    if target == "pypi":
+        assert workflow["on"] == release
+        assert list(workflow["jobs"]) == ["build", staging, production]
+        assert workflow["jobs"][staging]["needs"] == "build"
+        assert workflow["jobs"][production]["needs"] == staging
+    else:
+        assert workflow["on"] == {"push": {"branches": ["main"]}, **release}
+        assert list(workflow["jobs"]) == [staging, production]
+        assert workflow["jobs"][staging]["if"] == "github.event_name == 'push'"
+        assert workflow["jobs"][production]["if"] == "github.event_name == 'release'"
+        steps = workflow["jobs"][production]["steps"]
+        assert steps[0]["name"] == f"Check that {staging} runs this commit"
+        assert workflow["jobs"][production]["permissions"]["deployments"] == "read"
+    for name in (staging, production):
+        assert workflow["jobs"][name]["environment"]["name"] == name
+    uses = [str(step.get("uses", "")) for step in workflow["jobs"][production]["steps"]]
+    assert not any(
+        use.startswith(("docker/build-push-action@", "actions/upload-artifact@")) for use in uses
+    )
+    scripts = " ".join(str(step.get("run", "")) for step in workflow["jobs"][production]["steps"])
+    assert not re.search(r"\b(docker (buildx )?build|uv build)\b", scripts)
 
 
 # --- every run: step calls what exists --------------------------------------------------
@@ -264,6 +291,8 @@ def test_deploy_reads_documented_variables(render, answers: Answers) -> None:
 MANAGER_COMMANDS = {"uv", "poetry", "pdm", "pipenv", "pixi"}
 # Commands the ubuntu-latest runner image has without a set-up step.
 RUNNER_COMMANDS = {"echo", "exit", "jq", "aws", "az", "sudo", "pipx", "command", "cat"}
+# ... and those deploy.yml runs (bash runs a script of the repository, checked below).
+RUNNER_COMMANDS |= {"bash", "docker", "grep"}
 # ... and those template-update.yml runs (git and gh come with the runner image).
 RUNNER_COMMANDS |= {"git", "gh", "sed", "mkdir"}
 FILE_LIKE = re.compile(r"^[\w./*-]+\.(txt|in|yml|yaml|toml|lock|json|cfg|py)$|/")
@@ -335,7 +364,7 @@ def simple_commands(script: str) -> list[list[str]]:
         else:
             current.append(token)
     commands.append(current)
-    keywords = {"if", "then", "else", "fi", "!", "do", "done", "{", "}"}
+    keywords = {"if", "then", "elif", "else", "fi", "!", "do", "done", "{", "}"}
     cleaned = []
     for words in commands:
         while words and words[0] in keywords:
@@ -476,3 +505,61 @@ def test_run_steps_call_what_exists(render, answers: Answers) -> None:
 @cache
 def managers_table() -> dict[str, dict[str, Any]]:
     return dict(include_module("managers").managers)
+
+
+# --- the registry look-up of ghcr, gcp and azure, run here ------------------------------
+
+# `docker buildx imagetools inspect` as buildx prints an image index (util/imagetools/
+# printers.go: a tabwriter table, then the index's manifests, indented), or its error.
+FAKE_DOCKER = """#!/usr/bin/env bash
+[ "$1 $2 $3" = "buildx imagetools inspect" ] || { echo "unexpected: $*" >&2; exit 1; }
+case "$4" in
+  *:found) printf 'Name:      %s\\nMediaType: application/vnd.oci.image.index.v1+json\\nDigest:    sha256:%s\\n\\nManifests:\\n  Name:        %s@sha256:%s\\n  MediaType:   application/vnd.oci.image.manifest.v1+json\\n  Platform:    linux/amd64\\n' "$4" "$(printf a%.0s {1..64})" "$4" "$(printf b%.0s {1..64})" ;;
+  *:missing) echo "ERROR: $4: not found" >&2; exit 1 ;;
+  *) echo "ERROR: failed to authorize: 401 Unauthorized" >&2; exit 1 ;;
+esac
+"""
+
+
+@pytest.mark.parametrize("target", ["ghcr", "gcp", "azure"])
+def test_registry_lookup_finds_the_digest_or_says_why_not(
+    render, target: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The look-up step of both jobs, run with a stand-in for docker: the digest of a
+    found image; nothing (staging builds) or a one-line error (production) for a missing
+    one; the registry's own error otherwise."""
+    workflow = load(
+        render(complete({"deploy_target": target, "project_kind": "service"}))
+        / ".github/workflows/deploy.yml"
+    )
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    docker.write_text(FAKE_DOCKER, encoding="utf-8")
+    docker.chmod(0o755)
+    staging, production = include_module("deploy/targets").targets[target]["environments"]
+    for job_id in (staging, production):
+        (step,) = [s for s in workflow["jobs"][job_id]["steps"] if s.get("id") == "found"]
+        for tag, code, digest in (
+            ("found", 0, "sha256:" + "a" * 64),
+            ("missing", None, ""),
+            ("denied", 1, ""),
+        ):
+            output = tmp_path / f"{job_id}-{tag}"
+            result = subprocess.run(
+                ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                env={"PATH": f"{docker.parent}:/usr/bin:/bin", "IMAGE": f"registry.example/image:{tag}",
+                     "GITHUB_OUTPUT": str(output), "RUNNER_TEMP": str(tmp_path)},
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            outputs = (
+                dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
+                if output.exists()
+                else {}
+            )
+            if tag == "missing":
+                code = 1 if job_id == production else 0
+                assert ("::error::No image" in result.stdout) == (job_id == production)
+            assert result.returncode == code, result.stdout + result.stderr
+            assert outputs.get("digest", "") == digest
+            if tag == "denied":
+                assert "401 Unauthorized" in result.stderr
