@@ -209,11 +209,11 @@ def main() -> None:
         heading,
         "",
         "| Measure | Ratio | Measured | Target | Met |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| --- | ---: | ---: | ---: | :---: |",
     ]
     for name, ratio, what, target, bound, kind in table:
         met = ratio <= bound if kind == "max" else ratio >= bound
-        lines.append(f"| {name} | {ratio:.2f} | {what} | {target} | {'yes' if met else 'missed'} |")
+        lines.append(f"| {name} | {ratio:.2f} | {what} | {target} | {'yes' if met else '**no**'} |")
     text = "\n".join(lines)
     print(text)
     if args.write_docs:

@@ -357,7 +357,7 @@ def readme_deploy_commands(project: Path) -> tuple[list[str], list[str]]:
     """The code blocks and the inline code of a rendered README's deploy set-up (from
     deploy.yml's sentence to the end of its section), in order."""
     readme = (project / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("`.github/workflows/deploy.yml` deploys") :]
+    section = readme[readme.index("`.github/workflows/deploy.yml` ") :]
     section = re.split(r"^<!-- /groundwork: |^## ", section, maxsplit=1, flags=re.MULTILINE)[0]
     fence = re.compile(r"^( *)```\w*\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
     blocks = [
