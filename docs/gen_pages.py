@@ -332,7 +332,10 @@ def manager_tables() -> dict[str, str]:
         "| Manager | Family | Files besides pyproject.toml | Commit | Build backend |",
         "| --- | --- | --- | --- | --- |",
     ]
-    python = ["| Manager | Python comes from | Dev tools are listed in |", "| --- | --- | --- |"]
+    python = [
+        "| Manager | Python comes from | Dependency groups are declared in |",
+        "| --- | --- | --- |",
+    ]
     limits = ["| Manager | What it cannot do |", "| --- | --- |"]
     commands = ["| Manager | Lock (new repository) | Install | Test |", "| --- | --- | --- | --- |"]
     base = rendered_paths(complete({"dependency_manager": "uv"}))
@@ -345,7 +348,7 @@ def manager_tables() -> dict[str, str]:
             f"| {', '.join(code(f) for f in m['lockfiles'])} "
             f"| {code(backends[m['backend']]['build_backend'])} |"
         )
-        python.append(f"| {m['label']} | {md_cell(m['python_from'])} | {md_cell(m['dev_in'])} |")
+        python.append(f"| {m['label']} | {md_cell(m['python_from'])} | {md_cell(m['groups_in'])} |")
         cannot = []
         if m["family"] == "conda":
             cannot.append("lock or install without conda-forge (no offline solve)")
@@ -369,7 +372,7 @@ def manager_tables() -> dict[str, str]:
             )
 
         commands.append(
-            f"| {m['label']} | {fill(m['prepare'] + m['lock'])} | {fill(m['install'])} "
+            f"| {m['label']} | {fill(m['lock_first'] + m['prepare'] + m['lock'])} | {fill(m['install'])} "
             f"| {code(m['test'])} |"
         )
     return {

@@ -72,6 +72,9 @@ TEST_ONLY = {
     "conda-poetry": POETRY_TEST_SOURCE,
     "pdm": PDM_TEST_OVERRIDE,
 }
+# What this machine cannot install, as the upper bound a test-only setting puts on a
+# package: rendered files must not carry it (tests/test_groups.py), users get the newest.
+TEST_MACHINE_LIMITS = {"zensical": "<0.0.74"}
 
 
 def managers() -> dict[str, dict[str, Any]]:
@@ -189,7 +192,8 @@ def lock(project: Path, manager: str, python: str) -> None:
 
 
 def install(project: Path, manager: str, python: str) -> None:
-    """Install from the lockfile with the README's setup commands, dev tools included.
+    """Install from the lockfile with the README's setup commands: the package and its
+    test group (each task installs the other groups it uses).
 
     The conda family's environment cannot be solved here: its Python side is installed
     from PyPI into `.venv` with the same pins instead (see `conda_side_requirements`).
@@ -235,28 +239,35 @@ def _quote(arg: str) -> str:
 
 
 def conda_side_requirements(project: Path, manager: str) -> list[str]:
-    """PEP 508 requirements the conda family's files pin for the Python side.
+    """PEP 508 requirements the conda family's files pin for the Python side, every
+    dependency group included.
 
-    conda: environment.yml's packages (except python and pip); pixi: pixi.toml's
-    dependencies and dev feature; conda-poetry: pyproject's dev group (Poetry installs it).
+    conda: environment.yml's and environment-<group>.yml's packages (except python and
+    pip); pixi: pixi.toml's dependencies and every feature's; conda-poetry: pyproject's
+    dependency groups (Poetry installs them).
     """
     if manager == "conda":
-        data = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))
-        specs = [dep for dep in data["dependencies"] if isinstance(dep, str)]
+        specs = []
+        for path in sorted(project.glob("environment*.yml")):
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            specs += [dep for dep in data["dependencies"] if isinstance(dep, str)]
         skip = {"python", "pip", *toolchain_packages()}
         return [spec for spec in specs if _name(spec) not in skip]
     if manager == "pixi":
         data = tomllib.loads((project / "pixi.toml").read_text(encoding="utf-8"))
-        tables = [data.get("dependencies", {}), data["feature"]["dev"].get("dependencies", {})]
-        return [
-            f"{name}{spec}" if spec != "*" else name
-            for table in tables
-            for name, spec in table.items()
-            if name not in {"python", *toolchain_packages()} and isinstance(spec, str)
-        ]
+        tables = [data.get("dependencies", {})]
+        tables += [feature.get("dependencies", {}) for feature in data["feature"].values()]
+        return sorted(
+            {
+                f"{name}{spec}" if spec != "*" else name
+                for table in tables
+                for name, spec in table.items()
+                if name not in {"python", *toolchain_packages()} and isinstance(spec, str)
+            }
+        )
     if manager == "conda-poetry":
         data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
-        return list(data["dependency-groups"]["dev"])
+        return [spec for group in data["dependency-groups"].values() for spec in group]
     raise ValueError(manager)
 
 

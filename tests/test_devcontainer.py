@@ -78,5 +78,5 @@ def test_devcontainer_builds_the_dev_stage(
         assert interpreter == f"{env}/bin/python"
         assert (
             "--editable ." in config["postCreateCommand"]
-            or config["postCreateCommand"] == "uv sync --locked"
-        )
+            or config["postCreateCommand"] == "uv sync --locked --all-groups"
+        ), "the project, editable, beside every dependency group the image has"

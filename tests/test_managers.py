@@ -41,13 +41,15 @@ CONDA_ROWS = [
 VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
 
 
-def check_environment(project, manager: str, answers: Answers) -> None:  # type: ignore[no-untyped-def]
+def check_environment(
+    project: Path, manager: str, answers: Answers, tools: tuple[str, ...] = ("pytest", "ruff", "mypy")
+) -> None:
     """The environment is the project's own, on the pinned Python, with the package in it."""
     result = lockers.env_run(project, manager, ["python", "-c", VERSION])
     assert result.stdout.strip() == answers["python_version"]
     # The test tools are inside the project environment, so the README's test command
     # cannot fall through to a pytest found elsewhere on PATH.
-    for name in ("pytest", "ruff", "mypy"):
+    for name in tools:
         assert (project / ".venv" / "bin" / name).is_file(), f"{name} is not in .venv"
     package = answers["package_name"]
     where = lockers.env_run(
@@ -70,13 +72,19 @@ def test_lock_install_test_lint(render_copy, answers: Answers) -> None:  # type:
     for lockfile in table["lockfiles"]:
         assert (project / lockfile).is_file(), f"{lockfile} was not created"
     lockers.install(project, manager, python)
-    check_environment(project, manager, full)
+    # The README's first green installs the package and its test group, nothing else.
+    check_environment(project, manager, full, tools=("pytest",))
+    for name in ("ruff", "mypy", "zensical"):
+        assert not (project / ".venv" / "bin" / name).exists(), f"{name}: not a test tool"
 
-    # README: `nox` alone runs the checks (lint, typecheck, test), with the manager's commands.
+    # README: `nox` alone runs the checks (lint, typecheck, test), with the manager's
+    # commands; each installs its own group and checks the environment first.
     lockers.shell(table["test"], project, python)
     result = lockers.shell("nox", project, python)
     for task in ("lint", "typecheck", "test"):
         assert f"* {task}: success" in result.stdout + result.stderr, task
+    check_environment(project, manager, full)
+    assert not (project / ".venv" / "bin" / "zensical").exists(), "docs: its own task's group"
 
 
 @pytest.mark.parametrize("answers", params(CONDA_ROWS))

@@ -11,6 +11,7 @@ poetry.toml): channels, the package lists against pyproject.toml, the pixi schem
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 import lockers
-from helpers import OFFLINE_SKIP, params, run, tool
+from helpers import OFFLINE_SKIP, include_module, params, run, tool
 from matrix import Answers, choices, complete, manager_x_kind, manager_x_python
 
 if TYPE_CHECKING:
@@ -172,13 +173,23 @@ def test_environment_yml(render, answers: Answers) -> None:
     )
     conda_names = {requirement_name(spec): spec.replace(" ", "") for spec in specs}
     runtime = pyproject_dependencies(project)
+    groups = include_module("managers")
     if full["dependency_manager"] == "conda":
-        # conda owns every dependency: the package's, with the same bounds, and the dev tools.
+        # conda owns every dependency: the package's, with the same bounds, and the dev
+        # tools, one file per dependency group (a conda-lock category of the same name).
         for name, requirement in runtime.items():
             assert conda_names.get(name) == requirement, f"{name}: environment.yml vs pyproject"
         assert "pip" in conda_names, "pip installs the package itself"
-        for tool_name in ("pytest", "ruff", "mypy"):
-            assert tool_name in conda_names, tool_name
+        assert not {"pytest", "ruff", "mypy"} & set(conda_names), "dev tools are in groups"
+        assert "category" not in data, "environment.yml is the main category"
+        files = sorted(path.name for path in project.glob("environment-*.yml"))
+        assert files == sorted(f"environment-{name}.yml" for name in groups.group_names)
+        for name in groups.group_names:
+            group = _yaml(project / f"environment-{name}.yml")
+            assert group["category"] == name
+            assert group["channels"] == data["channels"]
+            expected = groups.group_requirements(name, full["project_kind"], full["deploy_target"])
+            assert group["dependencies"] == json.loads(str(expected)), name
     else:
         # conda-poetry: conda holds Python, toolchains and Poetry; Poetry owns Python packages.
         assert "poetry" in conda_names
@@ -187,8 +198,11 @@ def test_environment_yml(render, answers: Answers) -> None:
         assert not {"pytest", "ruff", "mypy"} & set(conda_names)
         poetry_toml = _toml(project / "poetry.toml")
         assert poetry_toml == {"virtualenvs": {"create": False}}
-        groups = _toml(project / "pyproject.toml")["dependency-groups"]["dev"]
-        assert {requirement_name(d) for d in groups} >= {"pytest", "ruff", "mypy"}
+        declared = _toml(project / "pyproject.toml")["dependency-groups"]
+        assert list(declared) == groups.group_names
+        for name in groups.group_names:
+            expected = groups.group_requirements(name, full["project_kind"], full["deploy_target"])
+            assert declared[name] == json.loads(str(expected)), name
 
 
 @pytest.mark.parametrize(
@@ -205,13 +219,31 @@ def test_pixi_manifest(render, answers: Answers) -> None:
         assert conda.get(name) == spec, f"{name}: pixi.toml vs pyproject"
     package = full["package_name"].replace("_", "-")
     assert data["pypi-dependencies"] == {package: {"path": ".", "editable": True}}
-    dev = data["feature"]["dev"]
-    assert {"pytest", "ruff", "mypy"} <= set(dev["dependencies"])
-    assert {"test", "lint"} <= set(dev["tasks"])
+    # One feature per dependency group (with pip, for `pip check`), an environment each.
+    groups = include_module("managers")
+    features = data["feature"]
+    assert list(features) == groups.group_names
+    for name in groups.group_names:
+        expected = json.loads(
+            str(groups.group_requirements(name, full["project_kind"], full["deploy_target"]))
+        )
+        declared = [
+            f"{tool}{spec}" for tool, spec in features[name]["dependencies"].items() if tool != "pip"
+        ]
+        assert declared == expected, name
+        assert features[name]["dependencies"]["pip"] == "*"
+    assert {"test"} <= set(features["test"]["tasks"])
+    assert {"lint"} <= set(features["lint"]["tasks"])
     environments = data["environments"]
-    assert "dev" in environments["default"]["features"]
-    assert "dev" not in environments["prod"]["features"]
-    assert environments["prod"]["solve-group"] == environments["default"]["solve-group"]
+    assert environments == {
+        "default": {"features": groups.group_names, "solve-group": "default"},
+        "test": {"features": ["test"], "solve-group": "default"},
+        "lint": {"features": ["test", "lint"], "solve-group": "default"},
+        "docs": {"features": ["docs"], "solve-group": "default"},
+        "prod": {"features": [], "solve-group": "default"},
+    }, "one solve group: a package has one version in every environment"
+    pixi = include_module("managers").managers["pixi"]
+    assert set(pixi["environments"].values()) <= set(environments)
 
 
 @pytest.mark.parametrize(
@@ -239,7 +271,8 @@ def test_readme_gives_the_tested_commands(render, answers: Answers) -> None:  # 
     commands = [line for line in block.splitlines() if not line.startswith("#")]
     table = lockers.managers()[full["dependency_manager"]]
     env_name = full["package_name"].replace("_", "-")
-    steps = [*table["prepare"], *table["lock"], *table["install"], table["test"]]
+    steps = [*table["lock_first"], *table["prepare"], *table["lock"], *table["install"]]
+    steps.append(table["test"])
     assert commands == [lockers.fill(step, full["python_version"], env_name) for step in steps]
     if table["family"] == "pypi":
         assert commands[0] == "pyenv install --skip-existing"

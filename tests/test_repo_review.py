@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 
 # Checks a rendered repository skips, each with its reason in its own pyproject.toml
 # ([tool.repo-review.ignore]), so that repo-review shows them as skipped, not failed.
-SKIPPED = {"PC140", "PC170", "PC180"}
-# PP006 wants a PEP 735 `dev` group; these managers keep dev tools in their own file.
-DEV_TOOLS_ELSEWHERE = {"pipenv", "pip", "conda", "pixi"}
+# PP006 wants a PEP 735 `dev` group: the tools are in groups by purpose (PEP 735 groups,
+# or the manager's own form), each installed by the task that uses it.
+SKIPPED = {"PC140", "PC170", "PC180", "PP006"}
 
 RENDERS = params(
     complete(
@@ -70,9 +70,7 @@ def test_repo_review_passes(render, tmp_path: Path, answers: Answers) -> None:
     assert "PY007" in checks, "the task-runner check ran"
     assert checks["PY007"]["result"] is True
     assert {name for name in checks if name.startswith("NOX")}, "the noxfile was reviewed"
-    expected = SKIPPED | (
-        {"PP006"} if answers["dependency_manager"] in DEV_TOOLS_ELSEWHERE else set()
-    )
+    expected = SKIPPED
     reasons = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
         "repo-review"
     ]["ignore"]

@@ -27,41 +27,64 @@ RENDERS = params(all_static_renders())
 TASKS = ["install", "lock", "test", "lint", "format", "typecheck", "docs", "image"]
 
 
-def task_list(kind: str) -> list[str]:
-    """The tasks of a project kind: the everyday ones, and those of its kind before `image`."""
+def prepare_commands(manager: str) -> list[str]:
+    """A PyPI manager's `prepare` without `pyenv install`, then CI's extra; [] otherwise."""
+    m = include_module("managers").managers[manager]
+    c = include_module("ci").ci[manager]
+    if m["family"] != "pypi":
+        return []
+    return [cmd for cmd in m["prepare"] if not cmd.startswith("pyenv ")] + c["prepare"]
+
+
+def task_list(full: Answers) -> list[str]:
+    """The tasks of a render: the everyday ones, `prepare` where the manager has one, those
+    of its kind, its deploy target (`infra`) and its manager (`providers`), before `image`."""
     tasks = include_module("tasks")
-    own = [name for name, task in tasks.env_tasks.items() if kind in task.get("kinds", [])]
+    kind, manager = full["project_kind"], full["dependency_manager"]
+    own = {name for name, task in tasks.env_tasks.items() if kind in task.get("kinds", [])}
+    own |= {n for n, task in tasks.tool_tasks.items() if full["deploy_target"] in task["targets"]}
+    own |= {n for n, task in tasks.code_tasks.items() if manager in task["managers"]}
+    if prepare_commands(manager):
+        own.add("prepare")
     return [name for name in tasks.task_order if name in TASKS or name in own]
 
 
 def expected_tasks(full: Answers) -> dict[str, list[str]]:
-    """What each task runs, from the tables (not from the template that renders them)."""
+    """What each task runs, from the tables (not from the template that renders them):
+    what it installs, the check, then its tools."""
     manager = full["dependency_manager"]
     m = include_module("managers").managers[manager]
-    c = include_module("ci").ci[manager]
     languages = include_module("languages")
-    prepare = (
-        [cmd for cmd in m["prepare"] if not cmd.startswith("pyenv ")] + c["prepare"]
-        if m["family"] == "pypi"
-        else []
-    )
-    install = prepare + (m["install"] if c["install"] == "table" else c["install"])
+    prepare = prepare_commands(manager)
     backend = str(languages.build_backend(full["extra_languages"], m["backend"]))
-    if manager in languages.native_install and backend in {"scikit-build", "maturin"}:
-        install.append(languages.native_install[manager])
+    native = manager in languages.native_install and backend in {"scikit-build", "maturin"}
+
+    def installs(name: str) -> list[str]:
+        with_package = name.startswith("project") or name == "all"
+        extra = [languages.native_install[manager]] if native and with_package else []
+        environment = m["environments"].get(name, "")
+        check = [command.replace("{tools}", environment) for command in m["check"]]
+        return [*m["sets"][name], *extra, *check]
+
     image = full["package_name"].replace("_", "-")
     publish = "--publish 8000:8000 " if full["project_kind"] == "service" else ""
-    tools = include_module("tasks").env_tasks
-    kind = full["project_kind"]
-    return {
-        "install": install,
-        "lock": prepare + m["lock"],
-        **{
-            name: [m["exec"] + cmd.replace("{cli}", image) for cmd in task["commands"]]
-            for name, task in tools.items()
-            if kind in task.get("kinds", [kind])
-        },
+    tasks = include_module("tasks")
+    everything: dict[str, list[str]] = {
+        "install": prepare + installs("all"),
+        "prepare": prepare,
+        "lock": m["lock_first"] + prepare + m["lock"],
         "image": [f"docker build --tag {image} .", f"docker run --rm {publish}{image}"],
+    }
+    for name, task in tasks.env_tasks.items():
+        name_installs = task.get("installs", "project")
+        prefix = m["run_in"].replace("{tools}", m["environments"].get(name_installs, ""))
+        everything[name] = installs(name_installs) + [
+            prefix + cmd.replace("{cli}", image) for cmd in task["commands"]
+        ]
+    for name, task in tasks.tool_tasks.items():
+        everything[name] = list(task["commands"])
+    return {
+        name: everything[name] for name in task_list(full) if name not in tasks.code_tasks
     }
 
 
@@ -70,7 +93,8 @@ def test_noxfile_runs_the_managers_commands(render, answers: Answers) -> None:
     full = complete(answers)
     project = render(full)
     tasks = noxfile_tasks(project)
-    assert list(tasks) == task_list(full["project_kind"])
+    code = include_module("tasks").code_tasks
+    assert list(tasks) == [name for name in task_list(full) if name not in code]
     assert tasks == expected_tasks(full)
     assert (project / "noxfile.py").stat().st_mode & 0o111, "executable (its shebang)"
 
@@ -81,12 +105,15 @@ def test_readme_lists_every_task(render, answers: Answers) -> None:
     readme = (render(full) / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Everyday commands", 1)[1].split("\n## ", 1)[0]
     block = section.split("```bash\n", 1)[1].split("```", 1)[0]
-    names = task_list(full["project_kind"])
+    names = task_list(full)
     assert block.splitlines() == [f"nox -s {name}" for name in names]
     rows = re.findall(r"^\| `(\w+)` \| .* \| (.*) \|$", section, re.MULTILINE)
     assert [name for name, _ in rows] == names
     tasks = noxfile_tasks(render(full))
     for name, commands in rows:
+        if name not in tasks:  # a task written in Python (providers): no commands
+            assert name in include_module("tasks").code_tasks, name
+            continue
         shown = re.findall(r"`([^`]+)`", commands)
         assert shown == [c.replace("{python}", full["python_version"]) for c in tasks[name]]
 
@@ -102,9 +129,13 @@ def test_nox_lists_the_tasks(render, answers: Answers) -> None:
         cwd=project, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     listed = re.findall(r"^([*-]) (\w+) -> (.+)$", result.stdout, re.MULTILINE)
-    assert [name for _, name, _ in listed] == task_list(complete(answers)["project_kind"])
+    full = complete(answers)
+    assert [name for _, name, _ in listed] == task_list(full)
     defaults = {name for mark, name, _ in listed if mark == "*"}
-    assert defaults == {"lint", "typecheck", "test"}, "`nox` alone runs the checks"
+    checks = {"lint", "typecheck", "test"}
+    if full["dependency_manager"] in include_module("tasks").code_tasks["providers"]["managers"]:
+        checks.add("providers")
+    assert defaults == checks, "`nox` alone runs the checks"
 
 
 def test_ci_pins_the_tested_nox() -> None:

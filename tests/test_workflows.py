@@ -317,12 +317,14 @@ def environment_tools(project: Path, manager: str) -> set[str]:
     names |= {normalize(s) for s in pyproject["project"].get("scripts", {})}
     if (project / "Pipfile").exists():
         pipfile = tomllib.loads((project / "Pipfile").read_text(encoding="utf-8"))
-        names |= {normalize(n) for n in pipfile.get("dev-packages", {})}
-    if (project / "requirements-dev.in").exists():
-        lines = (project / "requirements-dev.in").read_text(encoding="utf-8").splitlines()
-        names |= {requirement_name(line) for line in lines if not line.startswith("#")}
-    if (project / "environment.yml").exists():
-        env = yaml.safe_load((project / "environment.yml").read_text(encoding="utf-8"))
+        for category, table in pipfile.items():
+            if category not in {"source", "requires", "pipenv", "scripts"}:
+                names |= {normalize(n) for n in table}
+    for path in project.glob("requirements-*.in"):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        names |= {requirement_name(line) for line in lines if not line.startswith(("#", "-"))}
+    for path in project.glob("environment*.yml"):
+        env = yaml.safe_load(path.read_text(encoding="utf-8"))
         names |= {requirement_name(d) for d in env["dependencies"] if isinstance(d, str)}
     if (project / "pixi.toml").exists():
         pixi = tomllib.loads((project / "pixi.toml").read_text(encoding="utf-8"))
@@ -385,7 +387,7 @@ def provided_by_setup(job: dict[str, Any]) -> set[str]:
             provided.add("pixi")
         elif uses.startswith("mamba-org/setup-micromamba@"):
             provided |= {"python", "conda-env"}
-        for match in re.finditer(r"pipx install '?([a-z]+)", str(step.get("run", ""))):
+        for match in re.finditer(r"pipx install '?([a-z-]+[a-z])", str(step.get("run", ""))):
             provided.add(match.group(1))
     return provided
 
@@ -407,6 +409,9 @@ def check_command(
         assert "nox" in provided, "nox is not set up in this job"
         assert words[1] == "-s", words
         for name in words[2:]:
+            if name in include_module("tasks").code_tasks:  # Python in noxfile.py: no commands
+                assert f"def {name}(session" in (project / "noxfile.py").read_text("utf-8")
+                continue
             assert name in noxfile_tasks(project), f"nox -s {name}: no such task in noxfile.py"
             for line in noxfile_tasks(project)[name]:
                 for inner in simple_commands(line.replace("{python}", "3.13")):
@@ -423,11 +428,14 @@ def check_command(
         from_env = "conda-env" in provided and command in tools
         assert command in provided or from_env, f"{command} is not set up in this job"
         if words[1:2] == ["run"]:
-            name = words[2]
+            rest = words[2:]
+            while rest and rest[0].startswith("-"):  # options: --no-sync, --environment NAME
+                rest = rest[2:] if rest[0] in {"--environment", "-e"} else rest[1:]
+            name = rest[0]
             # Poetry seeds pip into its environments (virtualenvs.options.no-pip = false);
             # languages.jinja's native_install uses it to build a C++/Rust extension.
             seeded = {"pip"} if command == "poetry" else set()
-            assert name in tools | tasks(project, manager) | seeded, (
+            assert name in tools | tasks(project, manager) | seeded | {"python"}, (
                 f"`{command} run {name}`: undefined"
             )
         return
