@@ -6,6 +6,8 @@
 
 `nox -l` lists them; `nox` alone runs lint, typecheck, test. nox only runs
 PDM's own commands below: it makes no environment of its own.
+Each task first installs the dependency groups it uses, from the lock, and checks the
+environment; then it runs its tools.
 Install nox once per machine: `pipx install nox` (with uv, `./noxfile.py -s NAME`
 also works: uv reads the script block above).
 """
@@ -34,27 +36,51 @@ TASKS: dict[str, list[str]] = {
     "install": [
         "pdm use -f python{python}",
         "pdm install --check",
+        "pdm run python -m pip check",
+    ],
+    "prepare": [
+        "pdm use -f python{python}",
     ],
     "lock": [
         "pdm use -f python{python}",
         "pdm lock",
     ],
     "test": [
+        "pdm install --check -G test",
+        "pdm run python -m pip check",
         "pdm run pytest",
     ],
     "lint": [
+        "pdm install --check --no-default --no-self -G lint",
+        "pdm run python -m pip check",
         "pdm run ruff check .",
         "pdm run ruff format --check .",
     ],
     "format": [
+        "pdm install --check --no-default --no-self -G lint",
+        "pdm run python -m pip check",
         "pdm run ruff format .",
         "pdm run ruff check --fix .",
     ],
     "typecheck": [
+        "pdm install --check -G test -G lint",
+        "pdm run python -m pip check",
         "pdm run mypy",
     ],
     "docs": [
+        "pdm install --check --no-default --no-self -G docs",
+        "pdm run python -m pip check",
         "pdm run zensical build --strict",
+    ],
+    "train": [
+        "pdm install --check --prod",
+        "pdm run python -m pip check",
+        "pdm run demo-project train",
+    ],
+    "backfill": [
+        "pdm install --check --prod",
+        "pdm run python -m pip check",
+        "pdm run demo-project backfill",
     ],
     "image": [
         "docker build --tag demo-project .",
@@ -71,8 +97,14 @@ def run(session: nox.Session, task: str, *extra: str) -> None:
 
 @nox.session(python=False, default=False)
 def install(session: nox.Session) -> None:
-    """Install the environment from pdm.lock, dev tools included."""
+    """Install the environment from pdm.lock: the package and every group, then check it."""
     run(session, "install")
+
+
+@nox.session(python=False, default=False)
+def prepare(session: nox.Session) -> None:
+    """Create the project's environment, empty, with its Python (once; `install` does it too)."""
+    run(session, "prepare")
 
 
 @nox.session(python=False, default=False)
@@ -109,6 +141,18 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the docs site into site/, strictly (a broken link fails)."""
     run(session, "docs")
+
+
+@nox.session(python=False, default=False)
+def train(session: nox.Session) -> None:
+    """Train the model on a dataset and write its artifact (its options after `--`)."""
+    run(session, "train", *session.posargs)
+
+
+@nox.session(python=False, default=False)
+def backfill(session: nox.Session) -> None:
+    """Score and commit each date of a range: -- --from DATE --to DATE [--jobs N]."""
+    run(session, "backfill", *session.posargs)
 
 
 @nox.session(python=False, default=False)

@@ -6,6 +6,8 @@
 
 `nox -l` lists them; `nox` alone runs lint, typecheck, test. nox only runs
 pip + venv's own commands below: it makes no environment of its own.
+Each task first installs the dependency groups it uses, from the lock, and checks the
+environment; then it runs its tools.
 Install nox once per machine: `pipx install nox` (with uv, `./noxfile.py -s NAME`
 also works: uv reads the script block above).
 """
@@ -33,30 +35,48 @@ PYTHON = (
 TASKS: dict[str, list[str]] = {
     "install": [
         "python{python} -m venv .venv",
-        ".venv/bin/python -m pip install --require-hashes --requirement requirements-dev.txt",
+        ".venv/bin/python -m pip install --require-hashes --requirement requirements.txt --requirement requirements-test.txt --requirement requirements-lint.txt --requirement requirements-docs.txt",
         ".venv/bin/python -m pip install --no-deps --editable .",
+        ".venv/bin/python -m pip check",
+    ],
+    "prepare": [
+        "python{python} -m venv .venv",
     ],
     "lock": [
         "python{python} -m venv .venv",
         ".venv/bin/python -m pip install pip-tools",
         ".venv/bin/pip-compile --generate-hashes --output-file requirements.txt pyproject.toml",
-        ".venv/bin/pip-compile --generate-hashes --output-file requirements-dev.txt pyproject.toml requirements-dev.in",
+        ".venv/bin/pip-compile --generate-hashes --output-file requirements-test.txt requirements-test.in",
+        ".venv/bin/pip-compile --generate-hashes --output-file requirements-lint.txt requirements-lint.in",
+        ".venv/bin/pip-compile --generate-hashes --output-file requirements-docs.txt requirements-docs.in",
     ],
     "test": [
+        ".venv/bin/python -m pip install --require-hashes --requirement requirements.txt --requirement requirements-test.txt",
+        ".venv/bin/python -m pip install --no-deps --editable .",
+        ".venv/bin/python -m pip check",
         ".venv/bin/pytest",
     ],
     "lint": [
+        ".venv/bin/python -m pip install --require-hashes --requirement requirements-lint.txt",
+        ".venv/bin/python -m pip check",
         ".venv/bin/ruff check .",
         ".venv/bin/ruff format --check .",
     ],
     "format": [
+        ".venv/bin/python -m pip install --require-hashes --requirement requirements-lint.txt",
+        ".venv/bin/python -m pip check",
         ".venv/bin/ruff format .",
         ".venv/bin/ruff check --fix .",
     ],
     "typecheck": [
+        ".venv/bin/python -m pip install --require-hashes --requirement requirements.txt --requirement requirements-test.txt --requirement requirements-lint.txt",
+        ".venv/bin/python -m pip install --no-deps --editable .",
+        ".venv/bin/python -m pip check",
         ".venv/bin/mypy",
     ],
     "docs": [
+        ".venv/bin/python -m pip install --require-hashes --requirement requirements-docs.txt",
+        ".venv/bin/python -m pip check",
         ".venv/bin/zensical build --strict",
     ],
     "image": [
@@ -74,13 +94,19 @@ def run(session: nox.Session, task: str, *extra: str) -> None:
 
 @nox.session(python=False, default=False)
 def install(session: nox.Session) -> None:
-    """Install the environment from requirements.txt and requirements-dev.txt, dev tools included."""
+    """Install the environment from requirements.txt and requirements-test.txt and requirements-lint.txt and requirements-docs.txt: the package and every group, then check it."""
     run(session, "install")
 
 
 @nox.session(python=False, default=False)
+def prepare(session: nox.Session) -> None:
+    """Create the project's environment, empty, with its Python (once; `install` does it too)."""
+    run(session, "prepare")
+
+
+@nox.session(python=False, default=False)
 def lock(session: nox.Session) -> None:
-    """Create or refresh requirements.txt and requirements-dev.txt after a dependency change."""
+    """Create or refresh requirements.txt and requirements-test.txt and requirements-lint.txt and requirements-docs.txt after a dependency change."""
     run(session, "lock")
 
 

@@ -6,6 +6,8 @@
 
 `nox -l` lists them; `nox` alone runs lint, typecheck, test. nox only runs
 Pipenv's own commands below: it makes no environment of its own.
+Each task first installs the dependency groups it uses, from the lock, and checks the
+environment; then it runs its tools.
 Install nox once per machine: `pipx install nox` (with uv, `./noxfile.py -s NAME`
 also works: uv reads the script block above).
 """
@@ -33,28 +35,47 @@ PYTHON = (
 TASKS: dict[str, list[str]] = {
     "install": [
         "pipenv --python {python}",
-        "pipenv sync --dev",
+        'pipenv sync --categories "packages test lint docs"',
+        "pipenv run python -m pip check",
+    ],
+    "prepare": [
+        "pipenv --python {python}",
     ],
     "lock": [
         "pipenv --python {python}",
         "pipenv lock",
     ],
     "test": [
+        'pipenv sync --categories "packages test"',
+        "pipenv run python -m pip check",
         "pipenv run pytest",
     ],
     "lint": [
+        "pipenv sync --categories lint",
+        "pipenv run python -m pip check",
         "pipenv run ruff check .",
         "pipenv run ruff format --check .",
     ],
     "format": [
+        "pipenv sync --categories lint",
+        "pipenv run python -m pip check",
         "pipenv run ruff format .",
         "pipenv run ruff check --fix .",
     ],
     "typecheck": [
+        'pipenv sync --categories "packages test lint"',
+        "pipenv run python -m pip check",
         "pipenv run mypy",
     ],
     "docs": [
+        "pipenv sync --categories docs",
+        "pipenv run python -m pip check",
         "pipenv run zensical build --strict",
+    ],
+    "train": [
+        "pipenv sync --categories packages",
+        "pipenv run python -m pip check",
+        "pipenv run demo-project train",
     ],
     "image": [
         "docker build --tag demo-project .",
@@ -71,8 +92,14 @@ def run(session: nox.Session, task: str, *extra: str) -> None:
 
 @nox.session(python=False, default=False)
 def install(session: nox.Session) -> None:
-    """Install the environment from Pipfile.lock, dev tools included."""
+    """Install the environment from Pipfile.lock: the package and every group, then check it."""
     run(session, "install")
+
+
+@nox.session(python=False, default=False)
+def prepare(session: nox.Session) -> None:
+    """Create the project's environment, empty, with its Python (once; `install` does it too)."""
+    run(session, "prepare")
 
 
 @nox.session(python=False, default=False)
@@ -109,6 +136,12 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the docs site into site/, strictly (a broken link fails)."""
     run(session, "docs")
+
+
+@nox.session(python=False, default=False)
+def train(session: nox.Session) -> None:
+    """Train the model on a dataset and write its artifact (its options after `--`)."""
+    run(session, "train", *session.posargs)
 
 
 @nox.session(python=False, default=False)

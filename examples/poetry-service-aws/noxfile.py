@@ -6,6 +6,8 @@
 
 `nox -l` lists them; `nox` alone runs lint, typecheck, test. nox only runs
 Poetry's own commands below: it makes no environment of its own.
+Each task first installs the dependency groups it uses, from the lock, and checks the
+environment; then it runs its tools.
 Install nox once per machine: `pipx install nox` (with uv, `./noxfile.py -s NAME`
 also works: uv reads the script block above).
 """
@@ -33,28 +35,51 @@ PYTHON = (
 TASKS: dict[str, list[str]] = {
     "install": [
         "poetry env use python{python}",
-        "poetry sync",
+        "poetry install --all-groups",
+        "poetry run python -m pip check",
+    ],
+    "prepare": [
+        "poetry env use python{python}",
     ],
     "lock": [
         "poetry env use python{python}",
         "poetry lock",
     ],
     "test": [
+        "poetry install --only main,test",
+        "poetry run python -m pip check",
         "poetry run pytest",
     ],
     "lint": [
+        "poetry install --no-root --only lint",
+        "poetry run python -m pip check",
         "poetry run ruff check .",
         "poetry run ruff format --check .",
     ],
     "format": [
+        "poetry install --no-root --only lint",
+        "poetry run python -m pip check",
         "poetry run ruff format .",
         "poetry run ruff check --fix .",
     ],
     "typecheck": [
+        "poetry install --only main,test,lint",
+        "poetry run python -m pip check",
         "poetry run mypy",
     ],
     "docs": [
+        "poetry install --no-root --only docs",
+        "poetry run python -m pip check",
         "poetry run zensical build --strict",
+    ],
+    "train": [
+        "poetry install --only main",
+        "poetry run python -m pip check",
+        "poetry run demo-project train",
+    ],
+    "infra": [
+        "pipx run --spec cfn-lint==1.58.0 cfn-lint infra/aws.yml",
+        "pipx run --spec checkov==3.3.30 checkov --file infra/aws.yml --framework cloudformation --skip-download --quiet --compact",
     ],
     "image": [
         "docker build --tag demo-project .",
@@ -71,8 +96,14 @@ def run(session: nox.Session, task: str, *extra: str) -> None:
 
 @nox.session(python=False, default=False)
 def install(session: nox.Session) -> None:
-    """Install the environment from poetry.lock, dev tools included."""
+    """Install the environment from poetry.lock: the package and every group, then check it."""
     run(session, "install")
+
+
+@nox.session(python=False, default=False)
+def prepare(session: nox.Session) -> None:
+    """Create the project's environment, empty, with its Python (once; `install` does it too)."""
+    run(session, "prepare")
 
 
 @nox.session(python=False, default=False)
@@ -109,6 +140,18 @@ def typecheck(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the docs site into site/, strictly (a broken link fails)."""
     run(session, "docs")
+
+
+@nox.session(python=False, default=False)
+def train(session: nox.Session) -> None:
+    """Train the model on a dataset and write its artifact (its options after `--`)."""
+    run(session, "train", *session.posargs)
+
+
+@nox.session(python=False, default=False)
+def infra(session: nox.Session) -> None:
+    """Check infra/aws.yml: cfn-lint, then checkov's security policies."""
+    run(session, "infra")
 
 
 @nox.session(python=False, default=False)

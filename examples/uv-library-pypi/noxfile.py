@@ -6,6 +6,8 @@
 
 `nox -l` lists them; `nox` alone runs lint, typecheck, test. nox only runs
 uv's own commands below: it makes no environment of its own.
+Each task first installs the dependency groups it uses, from the lock, and checks the
+environment; then it runs its tools.
 Install nox once per machine: `pipx install nox` (with uv, `./noxfile.py -s NAME`
 also works: uv reads the script block above).
 """
@@ -32,27 +34,38 @@ PYTHON = (
 # The commands of each task, in order ({python}: the version above).
 TASKS: dict[str, list[str]] = {
     "install": [
-        "uv sync --locked",
+        "uv sync --locked --all-groups",
+        "uv pip check",
     ],
     "lock": [
         "uv lock",
     ],
     "test": [
-        "uv run pytest",
+        "uv sync --locked --inexact --group test",
+        "uv pip check",
+        "uv run --no-sync pytest",
     ],
     "lint": [
-        "uv run ruff check .",
-        "uv run ruff format --check .",
+        "uv sync --locked --inexact --only-group lint",
+        "uv pip check",
+        "uv run --no-sync ruff check .",
+        "uv run --no-sync ruff format --check .",
     ],
     "format": [
-        "uv run ruff format .",
-        "uv run ruff check --fix .",
+        "uv sync --locked --inexact --only-group lint",
+        "uv pip check",
+        "uv run --no-sync ruff format .",
+        "uv run --no-sync ruff check --fix .",
     ],
     "typecheck": [
-        "uv run mypy",
+        "uv sync --locked --inexact --group test --group lint",
+        "uv pip check",
+        "uv run --no-sync mypy",
     ],
     "docs": [
-        "uv run zensical build --strict",
+        "uv sync --locked --inexact --only-group docs",
+        "uv pip check",
+        "uv run --no-sync zensical build --strict",
     ],
     "image": [
         "docker build --tag demo-project .",
@@ -69,7 +82,7 @@ def run(session: nox.Session, task: str, *extra: str) -> None:
 
 @nox.session(python=False, default=False)
 def install(session: nox.Session) -> None:
-    """Install the environment from uv.lock, dev tools included."""
+    """Install the environment from uv.lock: the package and every group, then check it."""
     run(session, "install")
 
 
