@@ -90,9 +90,11 @@ TASKS: dict[str, list[str]] = {
 
 
 def run(session: nox.Session, task: str, *extra: str) -> None:
-    """Run a task's commands; `extra` arguments go to each of them."""
-    for command in TASKS[task]:
-        session.run(*shlex.split(command.replace("{python}", PYTHON)), *extra)
+    """Run a task's commands; `extra` arguments go to the last one, the task's tool."""
+    commands = TASKS[task]
+    for number, command in enumerate(commands, 1):
+        words = shlex.split(command.replace("{python}", PYTHON))
+        session.run(*words, *(extra if number == len(commands) else ()))
 
 
 @nox.session(python=False, default=False)
