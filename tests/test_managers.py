@@ -42,7 +42,10 @@ VERSION = "import sys; print('%d.%d' % sys.version_info[:2])"
 
 
 def check_environment(
-    project: Path, manager: str, answers: Answers, tools: tuple[str, ...] = ("pytest", "ruff", "mypy")
+    project: Path,
+    manager: str,
+    answers: Answers,
+    tools: tuple[str, ...] = ("pytest", "ruff", "mypy"),
 ) -> None:
     """The environment is the project's own, on the pinned Python, with the package in it."""
     result = lockers.env_run(project, manager, ["python", "-c", VERSION])

@@ -228,7 +228,9 @@ def test_pixi_manifest(render, answers: Answers) -> None:
             str(groups.group_requirements(name, full["project_kind"], full["deploy_target"]))
         )
         declared = [
-            f"{tool}{spec}" for tool, spec in features[name]["dependencies"].items() if tool != "pip"
+            f"{tool}{spec}"
+            for tool, spec in features[name]["dependencies"].items()
+            if tool != "pip"
         ]
         assert declared == expected, name
         assert features[name]["dependencies"]["pip"] == "*"

@@ -83,9 +83,7 @@ def expected_tasks(full: Answers) -> dict[str, list[str]]:
         ]
     for name, task in tasks.tool_tasks.items():
         everything[name] = list(task["commands"])
-    return {
-        name: everything[name] for name in task_list(full) if name not in tasks.code_tasks
-    }
+    return {name: everything[name] for name in task_list(full) if name not in tasks.code_tasks}
 
 
 @pytest.mark.parametrize("answers", RENDERS)
