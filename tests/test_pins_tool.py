@@ -286,9 +286,10 @@ class World:
         docker = self.text("includes/docker.jinja")
         tasks = self.text("includes/tasks.jinja")
         update = self.text("includes/update.jinja")
+        ci = self.text("includes/ci.jinja")
         current = {
             normalize(n): v
-            for n, v in re.findall(r"([\w-]+)(?:\[\w+\])?==([\d.]+)", docker + hooks)
+            for n, v in re.findall(r"([\w-]+)(?:\[\w+\])?==([\d.]+)", docker + hooks + ci + tasks)
         }
         nox = re.search(r'"version": "([\d.]+)"', tasks)
         copier = re.search(r'copier_version = "([\d.]+)"', update)
