@@ -6,7 +6,7 @@ pins, and its `run:` steps are replayed locally in order, with bash as GitHub ru
 (the runner of tests/test_template_update_workflow.py): `origin` is a bare repository
 holding a copy of this repository, "Check out" is a fresh clone, the artifact hand-over
 a shared folder. GitHub and PyPI are the local stand-ins of tests/pin_sources.py, offering
-a new checkout action and a new poetry-plugin-export (no pin that requirements/dev.txt
+a new checkout action and a new conda-lock (no pin that requirements/dev.txt
 shares, so no relock: uv's resolution needs PyPI itself; tests/test_pins_tool.py covers
 the relock). "Set up the template's tools" is skipped: `.venv/bin/python` is this test
 environment's Python. Only GitHub's API is not reachable: `gh` is the stand-in that
@@ -141,7 +141,7 @@ class Pins(Runner):
 @pytest.fixture
 def runner(tmp_path: Path) -> Pins:
     """origin: this repository's files; the sources offer a new checkout (the workflow's
-    own action too) and a new poetry-plugin-export, every other pin as it is."""
+    own action too) and a new conda-lock, every other pin as it is."""
     work = copy_repo(tmp_path / "work", (".",))
     tr.git(work, "init", "--quiet", "--initial-branch=main")
     tr.commit_all(work, "the template")
@@ -158,7 +158,7 @@ def runner(tmp_path: Path) -> Pins:
             pypi.package(pin.package, {pin.version: (365, False)})
     checkout = next(p for p in pins if p.kind == "action" and p.source == "actions/checkout")
     repos["actions/checkout"].append(Tag(bump(checkout.version, 2), commit_days=30))
-    export = next(p for p in pins if p.package == "poetry-plugin-export")
+    export = next(p for p in pins if p.package == "conda-lock")
     pypi.package(
         export.package, {export.version: (365, False), bump(export.version, 2): (20, False)}
     )
@@ -172,7 +172,7 @@ def runner(tmp_path: Path) -> Pins:
         f"actions/checkout@{commits['actions/checkout'][bump(checkout.version, 2)]}"
         f" # {bump(checkout.version, 2)}"
     )
-    pins_runner.new_export = f"poetry-plugin-export=={bump(export.version, 2)}"  # type: ignore[attr-defined]
+    pins_runner.new_export = f"conda-lock=={bump(export.version, 2)}"  # type: ignore[attr-defined]
     pins_runner.pypi = pypi  # type: ignore[attr-defined]
     return pins_runner
 
@@ -193,15 +193,15 @@ def test_pins_workflow_steps(runner: Pins) -> None:
         head = runner.branch_head()
         assert tr.git(runner.origin, "log", "-1", "--format=%ae", head).strip() == BOT
         changed = set(tr.git(runner.origin, "diff", "--name-only", "main", BRANCH).split())
-        assert {"includes/actions.jinja", "includes/docker.jinja"} <= changed
+        assert {"includes/actions.jinja", "includes/ci.jinja"} <= changed
         assert ".github/workflows/pins.yml" not in changed
-        assert any(name.startswith("examples/") and name.endswith("Dockerfile") for name in changed)
+        assert any(name.startswith("examples/") and name.endswith("relock.yml") for name in changed)
         assert any(name.startswith("examples/") and name.endswith("ci.yml") for name in changed)
         assert {n for n in changed if not n.startswith("examples/")} == {
-            "includes/actions.jinja", "includes/docker.jinja"
+            "includes/actions.jinja", "includes/ci.jinja"
         }, "the pins, then the golden examples rendered again; nothing else"  # fmt: skip
         assert new_checkout in tr.git(runner.origin, "show", f"{BRANCH}:includes/actions.jinja")
-        assert new_export in tr.git(runner.origin, "show", f"{BRANCH}:includes/docker.jinja")
+        assert new_export in tr.git(runner.origin, "show", f"{BRANCH}:includes/ci.jinja")
         created = [call for call in runner.gh_calls() if call.startswith("pr create")]
         assert len(created) == 1
         assert f"--base main --head {BRANCH} --title Bump the template's pins" in created[0]

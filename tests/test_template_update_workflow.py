@@ -233,6 +233,7 @@ def test_template_update_workflow_steps(setup: tuple[Runner, Path, Path]) -> Non
     changed = tr.git(runner.origin, "diff", "--name-only", "main", BRANCH).split()
     assert set(changed) == {
         ".copier-answers.yml",
+        ".github/workflows/audit.yml",
         ".github/workflows/ci.yml",
         ".github/workflows/deploy.yml",
         ".github/workflows/docs.yml",
