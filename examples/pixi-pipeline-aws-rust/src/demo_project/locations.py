@@ -61,7 +61,7 @@ class Location:
 
     @property
     def is_local(self) -> bool:
-        """Whether the location is on this machine's file system."""
+        """Whether the location is on the local file system."""
         return not self.scheme
 
     @property
