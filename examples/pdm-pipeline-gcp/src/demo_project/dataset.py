@@ -77,6 +77,31 @@ REJECTS_SCHEMA = _schema(
 SCHEMAS = {RESULTS: SCHEMA, REJECTS: REJECTS_SCHEMA}
 
 
+def _encoded_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [
+            field.with_type(pa.dictionary(pa.int32(), field.type))
+            if pa.types.is_string(field.type)
+            else field
+            for field in schema
+        ]
+    )
+
+
+# How the files are written: string columns as dictionaries. Parquet stores them
+# dictionary-encoded either way, and readers see strings; handed the dictionary, the
+# writer need not build it by hashing every value (a shard repeats its file's name and
+# the model's version on every row).
+WRITTEN = {table: _encoded_schema(schema) for table, schema in SCHEMAS.items()}
+
+
+def repeated(value: str, count: int) -> pa.DictionaryArray:
+    """`value` on `count` rows, as a string column the writer takes without encoding it."""
+    return pa.DictionaryArray.from_arrays(
+        pa.repeat(pa.scalar(0, pa.int32()), count), pa.array([value], pa.string())
+    )
+
+
 class DatasetError(ValueError):
     """Input or results cannot be read or written, or a run cannot be committed."""
 
@@ -154,7 +179,7 @@ class ShardWriter:
         if batch.num_rows == 0 and table in self._writers:
             return
         try:
-            self._writer(table).write_batch(batch)
+            self._writer(table).write_batch(_encoded(batch, WRITTEN[table]))
         except (OSError, pa.ArrowException) as error:
             msg = f"cannot write {self.folder.join(table)}: {one_line(error)}"
             raise DatasetError(msg) from error
@@ -167,11 +192,14 @@ class ShardWriter:
                 filesystem.create_dir(path.rsplit("/", 1)[0], recursive=True)
             stream = filesystem.open_output_stream(path)
             self._streams.append(stream)
-            schema = SCHEMAS[table]
+            schema = WRITTEN[table]
             # Dictionaries pay off for the repeated strings; for numbers, whose values
-            # rarely repeat, the writer would build one per row group, then drop it.
-            strings = [field.name for field in schema if pa.types.is_string(field.type)]
-            self._writers[table] = pq.ParquetWriter(stream, schema, use_dictionary=strings)
+            # rarely repeat, the writer would build one per row group, then drop it. The
+            # files carry the Parquet schema only, so that readers see strings.
+            strings = [field.name for field in schema if pa.types.is_dictionary(field.type)]
+            self._writers[table] = pq.ParquetWriter(
+                stream, schema, use_dictionary=strings, store_schema=False
+            )
             self.report.files[table] = where.path.removeprefix(self.root.path.rstrip("/") + "/")
         return self._writers[table]
 
@@ -196,6 +224,17 @@ class ShardWriter:
         for closing in [*self._writers.values(), *self._streams]:
             with contextlib.suppress(OSError, pa.ArrowException):
                 closing.close()
+
+
+def _encoded(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` with its string columns as dictionaries (`WRITTEN`), if they are not yet."""
+    if batch.schema.equals(schema):
+        return batch
+    columns = [
+        column.dictionary_encode() if pa.types.is_string(column.type) else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 @dataclass

@@ -21,11 +21,12 @@ import pyarrow as pa
 from demo_project.dataset import (
     REJECTS,
     RESULTS,
-    SCHEMA,
+    WRITTEN,
     DatasetError,
     ShardReport,
     ShardWriter,
     check_run_id,
+    repeated,
 )
 from demo_project.inputs import Batch, Plan, read
 
@@ -142,7 +143,6 @@ def run_shard(
     )
     writer = ShardWriter(work.output, report) if work.output is not None else None
     outcome = Outcome(report, [], 0.0)
-    version = pa.scalar(model.version)
 
     def all_batches() -> Iterable[Batch]:
         if batches is not None:
@@ -171,12 +171,12 @@ def run_shard(
                 count = len(scores)
                 results = pa.RecordBatch.from_arrays(
                     [
-                        pa.repeat(pa.scalar(batch.source_file), count),
+                        repeated(batch.source_file, count),
                         pa.array(batch.source_rows),
                         pa.array(scores, pa.float64()),
-                        pa.repeat(version, count),
+                        repeated(model.version, count),
                     ],
-                    schema=SCHEMA,
+                    schema=WRITTEN[RESULTS],
                 )
                 writer.write(RESULTS, results)
         if writer is not None:
