@@ -165,6 +165,8 @@ def main() -> None:
         write_input(project, large, args.rows)
         cli = str(project / ".venv" / "bin" / "demo-project")
         python = str(project / ".venv" / "bin" / "python")
+        floor = [python, "-c", FLOOR]
+        files = sorted(str(path) for path in large.iterdir())
         times: dict[str, list[float]] = {"pipeline": [], "floor": [], "one": [], "two": []}
         memory: dict[str, list[int]] = {"small": [], "large": []}
         for round_ in range(args.repeat):
@@ -173,8 +175,6 @@ def main() -> None:
             elapsed, peak = measured([*run, "--output", str(out / "pipeline")], project)
             times["pipeline"].append(elapsed)
             memory["large"].append(peak)
-            floor = [python, "-c", FLOOR]
-            files = sorted(str(path) for path in large.iterdir())
             times["floor"].append(
                 measured([*floor, str(workdir / "floor.parquet"), *files], project)[0]
             )

@@ -181,7 +181,7 @@ class ShardWriter:
         if batch.num_rows == 0 and table in self._writers:
             return
         try:
-            self._writer(table).write_batch(_encoded(batch, WRITTEN[table]))
+            self._writer(table).write_batch(batch.cast(WRITTEN[table]))
         except (OSError, pa.ArrowException) as error:
             msg = f"cannot write {self.folder.join(table)}: {one_line(error)}"
             raise DatasetError(msg) from error
@@ -226,17 +226,6 @@ class ShardWriter:
         for closing in [*self._writers.values(), *self._streams]:
             with contextlib.suppress(OSError, pa.ArrowException):
                 closing.close()
-
-
-def _encoded(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """`batch` with its string columns as dictionaries (`WRITTEN`), if they are not yet."""
-    if batch.schema.equals(schema):
-        return batch
-    columns = [
-        column.dictionary_encode() if pa.types.is_string(column.type) else column
-        for column in batch.columns
-    ]
-    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 @dataclass
