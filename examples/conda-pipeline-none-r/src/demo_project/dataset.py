@@ -77,10 +77,10 @@ REJECTS_SCHEMA = _schema(
 SCHEMAS = {RESULTS: SCHEMA, REJECTS: REJECTS_SCHEMA}
 
 
-def _encoded_schema(schema: pa.Schema) -> pa.Schema:
+def _encoded_schema(schema: pa.Schema, index: pa.DataType) -> pa.Schema:
     return pa.schema(
         [
-            field.with_type(pa.dictionary(pa.int32(), field.type))
+            field.with_type(pa.dictionary(index, field.type))
             if pa.types.is_string(field.type)
             else field
             for field in schema
@@ -91,14 +91,18 @@ def _encoded_schema(schema: pa.Schema) -> pa.Schema:
 # How the files are written: string columns as dictionaries. Parquet stores them
 # dictionary-encoded either way, and readers see strings; handed the dictionary, the
 # writer need not build it by hashing every value (a shard repeats its file's name and
-# the model's version on every row).
-WRITTEN = {table: _encoded_schema(schema) for table, schema in SCHEMAS.items()}
+# the model's version on every row). A batch of results holds one value of each, which
+# one byte per row indexes; a batch of rejects holds as many contents as rows.
+WRITTEN = {
+    RESULTS: _encoded_schema(SCHEMA, pa.int8()),
+    REJECTS: _encoded_schema(REJECTS_SCHEMA, pa.int32()),
+}
 
 
 def repeated(value: str, count: int) -> pa.DictionaryArray:
     """`value` on `count` rows, as a string column the writer takes without encoding it."""
     return pa.DictionaryArray.from_arrays(
-        pa.repeat(pa.scalar(0, pa.int32()), count), pa.array([value], pa.string())
+        pa.repeat(pa.scalar(0, pa.int8()), count), pa.array([value], pa.string())
     )
 
 
