@@ -94,9 +94,10 @@ def _encoded_schema(schema: pa.Schema, index: pa.DataType) -> pa.Schema:
 # dictionary-encoded either way, and readers see strings; handed the dictionary, the
 # writer need not build it by hashing every value (a shard repeats its file's name and
 # the model's version on every row). A batch of results holds one value of each, which
-# one byte per row indexes; a batch of rejects holds as many contents as rows.
+# one byte per row indexes (`repeated`); a batch of rejects holds as many contents as rows.
+ONE_VALUE_INDEX = pa.int8()
 WRITTEN = {
-    RESULTS: _encoded_schema(SCHEMA, pa.int8()),
+    RESULTS: _encoded_schema(SCHEMA, ONE_VALUE_INDEX),
     REJECTS: _encoded_schema(REJECTS_SCHEMA, pa.int32()),
 }
 
@@ -104,7 +105,7 @@ WRITTEN = {
 def repeated(value: str, count: int) -> pa.DictionaryArray:
     """`value` on `count` rows, as a string column the writer takes without encoding it."""
     return pa.DictionaryArray.from_arrays(
-        pa.repeat(pa.scalar(0, pa.int8()), count), pa.array([value], pa.string())
+        pa.repeat(pa.scalar(0, ONE_VALUE_INDEX), count), pa.array([value], pa.string())
     )
 
 
