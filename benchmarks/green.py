@@ -22,6 +22,12 @@ tests/lockers.py (Poetry's package source, PDM's zensical override) are added to
 pyproject.toml before the first command. The conda family cannot solve here and is not
 measured.
 
+pip's subjects reach the package index through a local front (tests/pypi_json.py) that
+gives the JSON API's file URLs as pypi.org gives them: this machine's index answers with
+relative ones, and pip-tools, finding no match with the simple index's links, would
+download and hash every file of every pinned version, which it does not do against
+pypi.org. Both templates are measured through the front; `--direct` leaves it out.
+
 --baseline REF renders the same projects from the template at git REF too (`git archive`),
 so the tree being worked on and the commit before a change are measured in the same run;
 the tree itself is measured as it is on disk (tracked and new files, ignored ones left
@@ -33,6 +39,7 @@ Numbers are never asserted in tests: they depend on the machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -46,6 +53,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+
+import pypi_json
 
 import lockers
 from matrix import complete
@@ -108,7 +117,9 @@ def phase(command: str, manager: str, position: int, commands: list[str]) -> str
     return "install"
 
 
-def measure(template: Path, manager: str, work: Path, label: str) -> dict[str, float]:
+def measure(
+    template: Path, manager: str, work: Path, label: str, front: str | None
+) -> dict[str, float]:
     answers = complete({"dependency_manager": manager})
     python = answers["python_version"]
     project = work / f"{manager}-{label}-{time.monotonic_ns()}"
@@ -125,10 +136,15 @@ def measure(template: Path, manager: str, work: Path, label: str) -> dict[str, f
             pyproject.read_text(encoding="utf-8") + lockers.TEST_ONLY[manager], encoding="utf-8"
         )
     commands = [c for c in green_block(project) if not c.startswith("pyenv install")]
-    for position, command in enumerate(commands):
-        began = time.perf_counter()
-        lockers.shell(command, project, python, timeout=1800)
-        times[phase(command, manager, position, commands)] += time.perf_counter() - began
+    if front and manager == "pip":
+        os.environ["PIP_INDEX_URL"] = front  # the managers' environment copies os.environ
+    try:
+        for position, command in enumerate(commands):
+            began = time.perf_counter()
+            lockers.shell(command, project, python, timeout=1800)
+            times[phase(command, manager, position, commands)] += time.perf_counter() - began
+    finally:
+        os.environ.pop("PIP_INDEX_URL", None)
     shutil.rmtree(project, ignore_errors=True)
     return times
 
@@ -177,10 +193,14 @@ def main() -> None:
     parser.add_argument("--baseline", help="git ref of the template to measure alongside")
     parser.add_argument("--repeat", type=int, default=3, help="timed rounds (median)")
     parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md")
+    parser.add_argument(
+        "--direct", action="store_true", help="pip without the pypi.org-shaped JSON front"
+    )
     options = parser.parse_args()
     managers = ["uv", *(m for m in options.managers if m != "uv")]
-    with tempfile.TemporaryDirectory(prefix="groundwork-green-") as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        front = None if options.direct else stack.enter_context(pypi_json.serving())
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="groundwork-green-")))
         templates = {"this tree": tree(work / "template-tree")}
         if options.baseline:
             short = check(["git", "rev-parse", "--short", options.baseline], cwd=ROOT).strip()
@@ -194,7 +214,7 @@ def main() -> None:
             for manager in managers:
                 for label, template in templates.items():
                     loads.append(os.getloadavg()[0])
-                    times = measure(template, manager, work, label.replace(" ", "-"))
+                    times = measure(template, manager, work, label.replace(" ", "-"), front)
                     total = sum(times.values())
                     print(
                         f"round {round_} {manager:<7} {label:<10} {total:6.1f} s "
