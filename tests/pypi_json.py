@@ -18,41 +18,60 @@ projects (benchmarks/green.py) use it.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import http.client
 import http.server
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
-UPSTREAM = "https://pypi.org"
+UPSTREAM = "pypi.org"
 FILES = "https://files.pythonhosted.org/packages/"
 # The mirror's JSON file URLs: `../../packages/packages/ab/cd/...` (relative to /pypi/x/json
 # or /pypi/x/1.0/json, so with one more `../`).
 _RELATIVE = re.compile(rb'"url": ?"(?:\.\./)+packages/packages/')
+_FORWARDED = {"accept", "user-agent", "if-none-match", "if-modified-since"}
+_RETURNED = ("Content-Type", "ETag", "Last-Modified", "Cache-Control")
+# One upstream connection per handler thread (one per client connection), kept open, as
+# pip's own session keeps its connections: the front adds no TLS handshake per request.
+_upstream = threading.local()
+
+
+def _fetch_once(path: str, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
+    connection = getattr(_upstream, "connection", None)
+    if connection is None:
+        connection = _upstream.connection = http.client.HTTPSConnection(UPSTREAM, timeout=120)
+    try:
+        connection.request("GET", path, headers={**headers, "Accept-Encoding": "gzip"})
+        response = connection.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException):
+        connection.close()
+        _upstream.connection = None
+        raise
+    if response.headers.get("Content-Encoding") == "gzip":
+        body = gzip.decompress(body)
+    return response.status, response.headers, body
+
+
+def _fetch(path: str, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
+    """GET `path` from the index (gzip on the wire, served decompressed)."""
+    try:
+        return _fetch_once(path, headers)
+    except (OSError, http.client.HTTPException):
+        return _fetch_once(path, headers)  # a kept-alive connection the index closed
 
 
 class _Front(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        request = urllib.request.Request(
-            UPSTREAM + self.path,
-            headers={
-                key: value
-                for key, value in self.headers.items()
-                if key.lower() in {"accept", "user-agent", "if-none-match", "if-modified-since"}
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                status, headers, body = response.status, response.headers, response.read()
-        except urllib.error.HTTPError as error:
-            status, headers, body = error.code, error.headers, error.read()
+        wanted = {key: value for key, value in self.headers.items() if key.lower() in _FORWARDED}
+        status, headers, body = _fetch(self.path, wanted)
         if self.path.startswith("/pypi/"):
             body = _RELATIVE.sub(b'"url":"' + FILES.encode(), body)
         self.send_response(status)
-        for key in ("Content-Type", "ETag", "Last-Modified", "Cache-Control"):
+        for key in _RETURNED:
             if headers.get(key):
                 self.send_header(key, headers[key])
         self.send_header("Content-Length", str(len(body)))
