@@ -9,6 +9,9 @@ Only two things differ from a user's machine, both test set-up:
   pyenv interpreter of the version is put first on PATH instead, which is what pyenv's
   shims resolve to after that command.
 - Poetry gets a test-only `pypi-simple` source (its PyPI JSON API is not served here).
+- pip-compile reaches the index through a local front whose JSON API gives pypi.org's
+  file URLs (tests/pypi_json.py): without it, it downloads and hashes every file of every
+  pinned version. The line naming the front is taken out of the files it writes.
 
 Managers keep their environments inside the project (`.venv`) and share their download
 caches (the users' default cache directories), so nothing leaks between tests.
@@ -26,6 +29,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pypi_json
 import pytest
 import yaml
 
@@ -152,13 +156,18 @@ def manager_env(python: str) -> dict[str, str]:
 
 
 def shell(
-    command: str, project: Path, python: str, check: bool = True, timeout: int = 900
+    command: str,
+    project: Path,
+    python: str,
+    check: bool = True,
+    timeout: int = 900,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run one README command line with bash in the project; fail the test on error."""
     result = subprocess.run(
         ["bash", "-c", command],
         cwd=project,
-        env=manager_env(python),
+        env={**manager_env(python), **(extra_env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -186,9 +195,20 @@ def lock(project: Path, manager: str, python: str) -> None:
     if manager in TEST_ONLY:
         pyproject = project / "pyproject.toml"
         pyproject.write_text(pyproject.read_text(encoding="utf-8") + TEST_ONLY[manager])
+    _lock_commands(project, manager, python)
+
+
+def _lock_commands(project: Path, manager: str, python: str) -> None:
+    """The README's lock commands (after its `prepare` ones); pip's through the front."""
     table = managers()[manager]
+    front = pypi_json.started() if manager == "pip" else ""
+    extra_env = {"PIP_INDEX_URL": front} if front else {}
     for command in _prepare(table) + table["lock"]:
-        shell(fill(command, python), project, python)
+        shell(fill(command, python), project, python, extra_env=extra_env)
+    if front:
+        for name in table["lockfiles"]:
+            path = project / name
+            path.write_text(pypi_json.forget(path.read_text(encoding="utf-8"), front), "utf-8")
 
 
 def install(project: Path, manager: str, python: str) -> None:
@@ -319,8 +339,7 @@ def add_dependency(project: Path, manager: str, python: str, spec: str) -> None:
         entry = f'{name} = "{version or "*"}"\n'
         path.write_text(text.replace("\n[pypi-dependencies]", f"{entry}\n[pypi-dependencies]", 1))
     if manager in PYPI_MANAGERS:
-        for command in _prepare(table) + table["lock"]:
-            shell(fill(command, python), project, python)
+        _lock_commands(project, manager, python)
 
 
 def _append_dependency(pyproject: Path, spec: str) -> None:
@@ -348,8 +367,7 @@ def lock_check(project: Path, manager: str, python: str) -> None:
     }
     if manager == "pip":
         before = {name: (project / name).read_bytes() for name in table["lockfiles"]}
-        for command in _prepare(table) + table["lock"]:
-            shell(fill(command, python), project, python)
+        _lock_commands(project, manager, python)
         after = {name: (project / name).read_bytes() for name in table["lockfiles"]}
         assert after == before, "pip-compile changed the committed requirements files"
     for command in checks.get(manager, []):

@@ -9,10 +9,11 @@ hashes every file of every pinned version, which pypi.org's users never pay. Thr
 this front, `pip-compile --generate-hashes` does what it does against pypi.org, and its
 hashes are identical (the simple index's `#sha256=` fragments match the JSON digests).
 
-Usage: `with pypi_json.serving() as index_url:`, then give pip that index (PIP_INDEX_URL).
-pip-compile writes a non-default index into the files it writes (unless told
-`--no-emit-index-url`), so locks made through the front name it: only throw-away
-projects (benchmarks/green.py) use it.
+Usage: `with pypi_json.serving() as index_url:` (or `started()`, one front for the whole
+process), then give pip that index (PIP_INDEX_URL). pip-compile writes a non-default
+index into the files it writes (unless told `--no-emit-index-url`), so a lock made
+through the front names it until `forget` takes that line out again (tests/lockers.py
+does, after each lock): the files are then what pip-compile writes against pypi.org.
 """
 
 from __future__ import annotations
@@ -94,3 +95,22 @@ def serving() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# This process's front: kept referenced, as a context manager that is collected would shut
+# its server down. Its thread is a daemon: it ends with the process.
+_process_front = contextlib.ExitStack()
+_started: list[str] = []
+
+
+def started() -> str:
+    """The simple index URL of this process's front, started on first use."""
+    if not _started:
+        _started.append(_process_front.enter_context(serving()))
+    return _started[0]
+
+
+def forget(text: str, index_url: str) -> str:
+    """A file pip-compile wrote through the front, without the line that names it."""
+    line = f"--index-url {index_url}\n"
+    return text.replace(line, "", 1)
