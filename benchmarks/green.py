@@ -136,15 +136,11 @@ def measure(
             pyproject.read_text(encoding="utf-8") + lockers.TEST_ONLY[manager], encoding="utf-8"
         )
     commands = [c for c in green_block(project) if not c.startswith("pyenv install")]
-    if front and manager == "pip":
-        os.environ["PIP_INDEX_URL"] = front  # the managers' environment copies os.environ
-    try:
-        for position, command in enumerate(commands):
-            began = time.perf_counter()
-            lockers.shell(command, project, python, timeout=1800)
-            times[phase(command, manager, position, commands)] += time.perf_counter() - began
-    finally:
-        os.environ.pop("PIP_INDEX_URL", None)
+    extra_env = {"PIP_INDEX_URL": front} if front and manager == "pip" else None
+    for position, command in enumerate(commands):
+        began = time.perf_counter()
+        lockers.shell(command, project, python, timeout=1800, extra_env=extra_env)
+        times[phase(command, manager, position, commands)] += time.perf_counter() - began
     shutil.rmtree(project, ignore_errors=True)
     return times
 

@@ -47,5 +47,5 @@ def test_a_missing_project_stays_missing() -> None:
     with pypi_json.serving() as index:
         url = index.replace("/simple/", "/pypi/no-such-project-groundwork-x/json")
         with pytest.raises(urllib.error.HTTPError) as raised:
-            urllib.request.urlopen(url, timeout=60)
+            _get(url)
     assert raised.value.code == 404
